@@ -1,0 +1,5 @@
+import sys
+
+from autophagy.cli import main
+
+sys.exit(main())

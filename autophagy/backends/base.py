@@ -1,0 +1,64 @@
+"""What a backend must do for the chain loop. One instance holds one chain's model.
+
+The chain loop (`autophagy/chain.py`) calls, for each generation g:
+    finetune(train, seed) -> sample(n, seed) -> evaluate(samples, train, seed)
+and `state()` / `load_state()` around checkpoints. Seeds come from `autophagy.seeding`, one per
+(cell seed, stream, generation), so a backend never keeps RNG state of its own.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+
+from autophagy.samples import Samples
+
+
+class Backend(ABC):
+    # Every metric `evaluate` returns, in order (a class or instance attribute); rows of a
+    # diverged generation hold NaN for each, so every row of a sweep has the same columns.
+    metric_names: tuple[str, ...]
+    needs_torch = True  # False lets a chain's worker skip importing torch (about 2 s)
+
+    def __init__(self, cfg: Any, assets: dict[str, bytes], device: str = "cpu"):
+        """`cfg` is the cell's SweepConfig; `assets` what `prepare` returned (shared by all chains)."""
+        self.cfg, self.assets, self.device = cfg, assets, device
+
+    @classmethod
+    def prepare(cls, cfg: Any) -> dict[str, bytes]:
+        """Work done once per sweep and shared by every chain (e.g. pretraining the base model and
+        the evaluation network). Must be deterministic in `cfg`: the result is cached by a hash of
+        `asset_key(cfg)`."""
+        return {}
+
+    @classmethod
+    def asset_key(cls, cfg: Any) -> dict:
+        """The part of the config that `prepare` depends on (the cache key)."""
+        return {}
+
+    @abstractmethod
+    def real_data(self) -> tuple[Samples, Samples]:
+        """(training pool, held-out evaluation set) of real data; the same for every chain."""
+
+    @abstractmethod
+    def finetune(self, train: Samples, seed: int) -> dict[str, float]:
+        """Train the chain's model on `train` (from where `cfg.finetune.init` says). Returns at least
+        {"loss": mean loss of the last steps}; a non-finite loss marks the generation diverged."""
+
+    @abstractmethod
+    def sample(self, n: int, seed: int) -> Samples:
+        """n samples from the current model, in the same representation as the real data."""
+
+    @abstractmethod
+    def evaluate(self, samples: Samples, train: Samples, seed: int) -> dict[str, float]:
+        """Metrics of this generation (keys: `metric_names`), against the held-out real set."""
+
+    @abstractmethod
+    def state(self) -> dict[str, np.ndarray]:
+        """Everything needed to continue the chain from here (weights or adapter), as arrays."""
+
+    @abstractmethod
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        """Inverse of `state`."""

@@ -1,0 +1,101 @@
+"""`autophagy validate | run | report`: the command line.
+
+    autophagy validate SWEEP.yaml [--set KEY=VALUE ...] [--json]
+    autophagy run SWEEP.yaml [--out DIR] [--set KEY=VALUE ...] [--address ADDR] [--resume]
+    autophagy report DIR [--criterion TEXT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from autophagy import config, grid
+
+
+def _load(args) -> config.SweepConfig:
+    return config.load(args.sweep, config.parse_set(args.set))
+
+
+def cmd_validate(args) -> int:
+    cfg = _load(args)
+    cells = grid.cells(cfg)
+    if args.json:
+        print(json.dumps({"config": cfg.to_dict(), "cells": [c.to_dict() for c in cells]}, indent=1))
+        return 0
+    r = cfg.resources
+    print(f"{args.sweep}: valid")
+    print(f"  sweep        {cfg.name} (backend {cfg.backend})")
+    print(f"  grid         {' x '.join(f'{k} {len(v)}' for k, v in cfg.grid.items())} = {len(cells)} chains")
+    print(f"  generations  {cfg.generations} after generation 0, {cfg.images_per_generation} images each")
+    print(f"  resources    {r.cpus:g} CPU + {r.gpus:g} GPU per chain, {cfg.retries} retries"
+          + (f", at most {r.max_concurrent} at once" if r.max_concurrent else ""))
+    print(f"  collapse     {cfg.collapse.metric} {cfg.collapse.mode} {cfg.collapse.threshold:g} "
+          f"({cfg.collapse.direction} is worse), {cfg.collapse.persist} generation(s)")
+    for c in cells:
+        print(f"  {c.chain_id}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    cfg = _load(args)
+    out = Path(args.out or Path("runs") / cfg.name)
+    from autophagy.orchestrator import sweep
+
+    results = sweep.run(cfg, out, address=args.address, resume=args.resume)
+    code = _report(out, None)
+    failed = sum(r.error is not None for r in results)
+    return 1 if failed else code
+
+
+def cmd_report(args) -> int:
+    if not (Path(args.dir) / "config.yaml").is_file():
+        raise config.ConfigError(f"{args.dir}: not a sweep directory (no config.yaml)")
+    return _report(Path(args.dir), args.criterion)
+
+
+def _report(out: Path, criterion: str | None) -> int:
+    from autophagy.analysis import report
+
+    paths = report.build_report(out, criterion)
+    print(report.summary_text(out, criterion))
+    for name, path in paths.items():
+        print(f"  {name:<20} {path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="autophagy", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help="validate a sweep file and print its grid")
+    p.add_argument("sweep")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a field (YAML value)")
+    p.add_argument("--json", action="store_true", help="print the resolved config and cells as JSON")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("run", help="run (or resume) a sweep, then build its report")
+    p.add_argument("sweep")
+    p.add_argument("--out", help="run directory (default runs/<name>)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a field (YAML value)")
+    p.add_argument("--address", help="join this Ray cluster (default: start a local Ray)")
+    p.add_argument("--resume", action="store_true", help="continue the sweep already in --out")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("report", help="rebuild the analysis of a run directory (also mid-sweep)")
+    p.add_argument("dir")
+    p.add_argument("--criterion", help="a collapse criterion overriding the sweep's (see README)")
+    p.set_defaults(func=cmd_report)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (config.ConfigError, FileNotFoundError) as err:
+        print(f"autophagy: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,312 @@
+"""The sweep file: YAML in, a frozen, typed, validated `SweepConfig` out.
+
+Every section is a frozen dataclass. Loading is strict: an unknown key, a wrong type or an
+out-of-range value raises `ConfigError` naming the file and the dotted field. The backend's own
+`model:` section is validated against the dataclass the backend registers (see `backends/`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Optional, Union
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A sweep file (or a --set override) is malformed; the message names the file and field."""
+
+
+def _fail(where: str, message: str) -> typing.NoReturn:
+    raise ConfigError(f"{where}: {message}")
+
+
+def _check(ok: bool, where: str, message: str) -> None:
+    if not ok:
+        _fail(where, message)
+
+
+# ---------------------------------------------------------------------------------- sections
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    path: Optional[str] = None  # where the backend reads real images; digits ships its own
+    holdout: int = 500  # real images kept out of every training set, for evaluation
+
+    def validate(self, where: str) -> None:
+        _check(self.holdout > 0, f"{where}.holdout", "must be positive")
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    steps: int = 100
+    batch_size: int = 64
+    lr: float = 2e-4
+    weight_decay: float = 0.0
+    lora_rank: int = 8  # 0 means a full finetune
+    lora_alpha: Optional[float] = None  # None: equal to the rank (scale 1)
+    cond_drop: float = 0.1  # share of training labels replaced by the null class (enables CFG)
+    init: Literal["previous", "base"] = "previous"  # what generation g starts from
+
+    def validate(self, where: str) -> None:
+        _check(self.steps > 0, f"{where}.steps", "must be positive")
+        _check(self.batch_size > 0, f"{where}.batch_size", "must be positive")
+        _check(self.lr > 0, f"{where}.lr", "must be positive")
+        _check(self.weight_decay >= 0, f"{where}.weight_decay", "must be >= 0")
+        _check(self.lora_rank >= 0, f"{where}.lora_rank", "must be >= 0 (0 = full finetune)")
+        _check(0 <= self.cond_drop < 1, f"{where}.cond_drop", "must be in [0, 1)")
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    steps: int = 20
+    cfg_scale: float = 2.0  # 1.0 = plain conditional sampling
+
+    def validate(self, where: str) -> None:
+        _check(self.steps > 0, f"{where}.steps", "must be positive")
+        _check(self.cfg_scale >= 0, f"{where}.cfg_scale", "must be >= 0")
+
+
+@dataclass(frozen=True)
+class CollapseConfig:
+    """When a chain counts as collapsed; re-appliable afterwards by the analysis."""
+
+    metric: str = "fid"
+    mode: Literal["relative", "absolute"] = "relative"  # relative: threshold x generation 0's value
+    threshold: float = 2.0
+    direction: Literal["up", "down"] = "up"  # up: larger is worse (FID); down: smaller is worse
+    persist: int = 1  # consecutive generations the criterion must hold
+    diverged_is_collapse: bool = True
+
+    def validate(self, where: str) -> None:
+        _check(self.persist >= 1, f"{where}.persist", "must be >= 1")
+        if self.mode == "relative":
+            _check(self.threshold > 0, f"{where}.threshold", "must be positive in relative mode")
+
+
+@dataclass(frozen=True)
+class ResourcesConfig:
+    cpus: float = 1.0  # per chain
+    gpus: float = 0.0  # per chain, a fraction packs several chains on one GPU (logical only)
+    max_concurrent: Optional[int] = None  # None: as many as the resources allow
+
+    def validate(self, where: str) -> None:
+        _check(self.cpus > 0, f"{where}.cpus", "must be positive")
+        _check(self.gpus >= 0, f"{where}.gpus", "must be >= 0")
+        _check(self.gpus <= 1 or self.gpus == int(self.gpus), f"{where}.gpus",
+               "above 1 must be a whole number of GPUs")
+        if self.max_concurrent is not None:
+            _check(self.max_concurrent > 0, f"{where}.max_concurrent", "must be positive")
+
+
+# The grid's fixed axes; any other scalar field may be an extra axis, by its dotted key.
+CORE_AXES = ("ratio", "seed", "mitigation")
+# Fields that shape the sweep itself, not a chain, and so cannot be an axis.
+NOT_AN_AXIS = ("name", "backend", "model", "grid", "collapse", "resources", "retries")
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    name: str
+    backend: str
+    generations: int
+    images_per_generation: int
+    grid: dict = field(default_factory=dict)  # axis -> tuple of values (ratio, seed, mitigation, ...)
+    data: DataConfig = DataConfig()
+    model: Any = None  # the backend's own ModelConfig dataclass
+    finetune: FinetuneConfig = FinetuneConfig()
+    sampling: SamplingConfig = SamplingConfig()
+    collapse: CollapseConfig = CollapseConfig()
+    resources: ResourcesConfig = ResourcesConfig()
+    retries: int = 2  # per chain, each resuming from its last finished generation
+
+    def validate(self, where: str) -> None:
+        _check(bool(self.name) and "/" not in self.name, "name", "must be a non-empty name without '/'")
+        _check(self.generations >= 1, "generations", "must be >= 1")
+        _check(self.images_per_generation >= 2, "images_per_generation", "must be >= 2")
+        _check(self.retries >= 0, "retries", "must be >= 0")
+
+    def to_dict(self) -> dict:
+        return _plain(dataclasses.asdict(self))
+
+
+def _plain(value: Any) -> Any:
+    """Tuples to lists, recursively, so that yaml.safe_dump and JSON accept the result."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+# ---------------------------------------------------------------------------------- building
+
+
+def build(cls: type, raw: Any, where: str) -> Any:
+    """Build dataclass `cls` from a mapping, strictly: unknown keys and wrong types fail."""
+    label = where.rstrip(".") or "the sweep"
+    if not isinstance(raw, dict):
+        _fail(label, f"expected a mapping, got {type(raw).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(raw) - set(names))
+    if unknown:
+        _fail(f"{where}{unknown[0]}", f"unknown key (allowed here: {', '.join(names)})")
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name in raw:
+            kwargs[f.name] = _coerce(hints[f.name], raw[f.name], f"{where}{f.name}")
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            _fail(f"{where}{f.name}", "missing (required)")
+    obj = cls(**kwargs)
+    if hasattr(obj, "validate"):
+        obj.validate(where.rstrip("."))
+    return obj
+
+
+def _coerce(tp: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(inner[0], value, where)
+    if origin is Literal:
+        _check(value in args, where, f"must be one of {', '.join(map(repr, args))}, got {value!r}")
+        return value
+    if dataclasses.is_dataclass(tp):
+        return build(tp, {} if value is None else value, f"{where}.")
+    if tp is bool:
+        _check(isinstance(value, bool), where, f"expected true/false, got {value!r}")
+        return value
+    if tp is int:
+        _check(isinstance(value, int) and not isinstance(value, bool), where, f"expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        _check(isinstance(value, (int, float)) and not isinstance(value, bool), where, f"expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        _check(isinstance(value, str), where, f"expected a string, got {value!r}")
+        return value
+    if tp is dict or origin is dict:
+        _check(isinstance(value, dict), where, f"expected a mapping, got {type(value).__name__}")
+        return value
+    if origin is tuple:
+        _check(isinstance(value, (list, tuple)), where, f"expected a list, got {value!r}")
+        return tuple(_coerce(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
+    raise TypeError(f"unsupported config type {tp} at {where}")
+
+
+# ---------------------------------------------------------------------------------- loading
+
+
+def parse_set(items: list[str] | None) -> dict[str, Any]:
+    """`--set KEY=VALUE` pairs; VALUE is YAML (`--set 'grid.seed=[0, 1]'`)."""
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
+        key, text = item.split("=", 1)
+        try:
+            out[key.strip()] = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            raise ConfigError(f"--set {key}: value is not valid YAML ({err})") from None
+    return out
+
+
+def set_dotted(raw: dict, key: str, value: Any, where: str, *, must_exist: bool) -> None:
+    """Set `a.b.c` in a nested dict; grid axes may themselves be dotted (`grid.sampling.cfg_scale`)."""
+    parts = key.split(".")
+    if parts[0] == "grid" and len(parts) > 1:
+        parts = ["grid", ".".join(parts[1:])]
+    node = raw
+    for part in parts[:-1]:
+        if must_exist and part not in node:
+            _fail(where, f"unknown key {key!r}")
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            _fail(where, f"{key!r} does not name a field inside a section")
+    if must_exist and parts[-1] not in node:
+        _fail(where, f"unknown key {key!r}")
+    node[parts[-1]] = value
+
+
+def load_yaml(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: sweep file not found")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the sweep file must be a mapping of fields")
+    return raw
+
+
+def from_dict(raw: dict, source: str = "<sweep>", overrides: dict | None = None) -> SweepConfig:
+    """Validate a raw mapping (plus dotted overrides) into a SweepConfig; errors name `source`."""
+    from autophagy import backends, grid  # late: both import this module
+
+    raw = _plain(raw)
+    for key, value in (overrides or {}).items():
+        known = _defaults_tree(raw)
+        try:
+            set_dotted(known, key, value, f"--set {key}", must_exist=not key.startswith("grid."))
+        except ConfigError as err:
+            raise ConfigError(f"{source}: {err}") from None
+        set_dotted(raw, key, value, key, must_exist=False)
+    try:
+        backend_name = raw.get("backend")
+        _check(isinstance(backend_name, str), "backend", "missing (required): one of " + ", ".join(backends.names()))
+        _check(backend_name in backends.names(), "backend",
+               f"unknown backend {backend_name!r} (known: {', '.join(backends.names())})")
+        model_cls = backends.model_config_class(backend_name)
+        raw = dict(raw, model=build(model_cls, raw.get("model") or {}, "model."))
+        cfg = build(SweepConfig, raw, "")
+        cfg = dataclasses.replace(cfg, grid=grid.validate_axes(cfg))
+    except ConfigError as err:
+        raise ConfigError(f"{source}: {err}") from None
+    return cfg
+
+
+def load(path: str | Path, overrides: dict | None = None) -> SweepConfig:
+    return from_dict(load_yaml(path), str(path), overrides)
+
+
+def _defaults_tree(raw: dict) -> dict:
+    """The full key tree (defaults filled) so that --set can refuse keys that do not exist."""
+    from autophagy import backends
+
+    tree = {f.name: None for f in dataclasses.fields(SweepConfig)}
+    for f in dataclasses.fields(SweepConfig):
+        if dataclasses.is_dataclass(f.default):
+            tree[f.name] = _plain(dataclasses.asdict(f.default))
+    name = raw.get("backend")
+    if name in backends.names():
+        tree["model"] = _plain(dataclasses.asdict(backends.model_config_class(name)()))
+    tree["grid"] = dict(raw.get("grid") or {})
+    return tree
+
+
+def with_overrides(cfg: SweepConfig, overrides: dict[str, Any]) -> SweepConfig:
+    """A copy of `cfg` with dotted fields replaced (used for extra grid axes), re-validated."""
+    raw = cfg.to_dict()
+    for key, value in overrides.items():
+        set_dotted(raw, key, value, key, must_exist=True)
+    model_cls = type(cfg.model)
+    raw["model"] = build(model_cls, raw["model"], "model.")
+    raw["grid"] = cfg.grid
+    return build(SweepConfig, raw, "")
+
+
+def dump(cfg: SweepConfig, path: Path) -> None:
+    path.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))

@@ -1,0 +1,115 @@
+"""The sweep's grid: ratio x seed x mitigation (x any extra axis), expanded into cells.
+
+A cell is one chain. Its `chain_id` is stable (a readable slug plus a hash of every axis value),
+so rows, checkpoints and trial directories trace back to it across runs and resumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from autophagy import mitigations
+from autophagy.config import CORE_AXES, NOT_AN_AXIS, ConfigError, SweepConfig, with_overrides
+
+DEFAULT_AXES = {"seed": (0,), "mitigation": ("none",)}
+
+
+@dataclass(frozen=True)
+class Cell:
+    chain_id: str
+    ratio: float
+    seed: int
+    mitigation: str
+    extra: tuple[tuple[str, Any], ...] = ()  # (dotted config key, value) of the extra axes
+
+    def values(self) -> dict[str, Any]:
+        """Every axis value, keyed as its Parquet column (extra axes by their dotted key)."""
+        return {"ratio": self.ratio, "seed": self.seed, "mitigation": self.mitigation, **dict(self.extra)}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"chain_id": self.chain_id, **self.values()}
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> "Cell":
+        extra = tuple((k, v) for k, v in d.items() if k not in ("chain_id", *CORE_AXES))
+        return Cell(d["chain_id"], float(d["ratio"]), int(d["seed"]), d["mitigation"], extra)
+
+
+def validate_axes(cfg: SweepConfig) -> dict[str, tuple]:
+    """Check every axis and its values; return them ordered ratio, seed, mitigation, extras."""
+    raw = dict(cfg.grid)
+    if "ratio" not in raw:
+        raise ConfigError("grid.ratio: missing (required): the shares of synthetic images to sweep")
+    axes = {"ratio": raw.pop("ratio")}
+    for name, default in DEFAULT_AXES.items():
+        axes[name] = raw.pop(name, default)
+    axes.update(raw)
+    out = {}
+    for name, values in axes.items():
+        where = f"grid.{name}"
+        if not isinstance(values, (list, tuple)) or not values:
+            raise ConfigError(f"{where}: expected a non-empty list of values")
+        if len(set(map(_key, values))) != len(values):
+            raise ConfigError(f"{where}: duplicate values {list(values)}")
+        out[name] = tuple(_check_value(cfg, name, v, f"{where}[{i}]") for i, v in enumerate(values))
+    return out
+
+
+def _key(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def _check_value(cfg: SweepConfig, axis: str, value: Any, where: str) -> Any:
+    if axis == "ratio":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+            raise ConfigError(f"{where}: a ratio is a share of synthetic images in [0, 1], got {value!r}")
+        return float(value)
+    if axis == "seed":
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(f"{where}: a seed is an integer >= 0, got {value!r}")
+        return value
+    if axis == "mitigation":
+        try:
+            mitigations.parse(value)
+        except ValueError as err:
+            raise ConfigError(f"{where}: {err}") from None
+        return value
+    if axis.split(".")[0] in NOT_AN_AXIS:
+        raise ConfigError(f"grid.{axis}: {axis!r} shapes the whole sweep and cannot be a grid axis")
+    try:
+        cell_cfg = with_overrides(cfg, {axis: value})
+    except ConfigError as err:
+        raise ConfigError(f"{where}: {err}") from None
+    leaf = cell_cfg.to_dict()
+    for part in axis.split("."):
+        leaf = leaf[part]
+    if isinstance(leaf, (dict, list)):
+        raise ConfigError(f"grid.{axis}: an axis must name a single field, not a section")
+    return leaf
+
+
+def chain_id(values: dict[str, Any]) -> str:
+    """Readable and unique: `none-r0.5-s1[-cfg_scale3]-<6 hex of every axis value>`."""
+    digest = hashlib.sha1(_key(values).encode()).hexdigest()[:6]
+    parts = [str(values["mitigation"]), f"r{values['ratio']:g}", f"s{values['seed']}"]
+    parts += [f"{k.split('.')[-1]}{v}" for k, v in values.items() if k not in CORE_AXES]
+    return "-".join(parts) + "-" + digest
+
+
+def cells(cfg: SweepConfig) -> list[Cell]:
+    names = list(cfg.grid)
+    out = []
+    for combo in itertools.product(*(cfg.grid[n] for n in names)):
+        values = dict(zip(names, combo))
+        extra = tuple((k, v) for k, v in values.items() if k not in CORE_AXES)
+        out.append(Cell(chain_id(values), values["ratio"], values["seed"], values["mitigation"], extra))
+    return out
+
+
+def cell_config(cfg: SweepConfig, cell: Cell) -> SweepConfig:
+    """The sweep config as this chain sees it: extra axis values applied."""
+    return with_overrides(cfg, dict(cell.extra)) if cell.extra else cfg

@@ -1,0 +1,112 @@
+"""Run a sweep: the grid becomes Ray Tune trials, rows land in DIR/metrics, the report follows.
+
+    autophagy run SWEEP.yaml [--out DIR] [--resume]
+
+DIR/config.yaml (the resolved config) is written before any work starts. DIR/tune is Tune's
+experiment directory (trial checkpoints, experiment state); `--resume` restores it with
+`Tuner.restore`, continuing unfinished and failed chains from their last finished generation.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import ray
+from ray import tune
+
+from autophagy import config, grid
+from autophagy.config import ConfigError
+from autophagy.orchestrator import assets, trial
+from autophagy.orchestrator.sink import ParquetSink
+
+# Every generation checkpoints, and Tune snapshots its experiment state each time a trial has
+# checkpointed `num_to_keep` times; that is by design here, so its warning is noise.
+os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+
+
+def log(message: str) -> None:
+    print(f"[autophagy] {message}", file=sys.stderr, flush=True)
+
+
+def prepare_out_dir(cfg, out: Path, resume: bool) -> None:
+    """Write DIR/config.yaml, or on --resume check that the sweep is the one already there."""
+    saved = out / "config.yaml"
+    if saved.exists():
+        if not resume:
+            raise ConfigError(f"{out}: already holds a sweep; pass --resume to continue it, or choose another --out")
+        old = config.load(saved).to_dict()
+        new = cfg.to_dict()
+        changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+        if changed:
+            raise ConfigError(f"{out}: --resume with a different config (fields {', '.join(changed)} differ "
+                              f"from {saved}); resume with the same sweep file and --set values")
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    config.dump(cfg, saved)
+
+
+def init_ray(address: str | None) -> None:
+    if ray.is_initialized():
+        return
+    if address:
+        ray.init(address=address)
+    else:
+        ray.init(include_dashboard=False)
+
+
+def check_resources(cfg) -> None:
+    total = ray.cluster_resources()
+    if cfg.resources.gpus and not total.get("GPU"):
+        raise ConfigError(f"resources.gpus: {cfg.resources.gpus} per chain, but the Ray cluster has no GPU "
+                          "(set resources.gpus: 0 to run on CPUs)")
+    if cfg.resources.cpus > total.get("CPU", 0):
+        raise ConfigError(f"resources.cpus: {cfg.resources.cpus} per chain, but the Ray cluster has "
+                          f"{total.get('CPU', 0):g} CPUs")
+
+
+def _tuner(cfg, out: Path, files: dict[str, bytes], resume: bool, progress: bool) -> tune.Tuner:
+    cells = grid.cells(cfg)
+    trainable = tune.with_resources(tune.with_parameters(trial.run_chain, cfg=cfg, assets=files),
+                                    trial.placement(cfg))
+    experiment = out / "tune"
+    if resume and tune.Tuner.can_restore(str(experiment)):
+        log(f"resuming {experiment}")
+        return tune.Tuner.restore(str(experiment), trainable=trainable, resume_unfinished=True, resume_errored=True)
+    sink = ParquetSink(out, cfg.generations, len(cells), cfg.collapse.metric, progress)
+    return tune.Tuner(
+        trainable,
+        param_space={"cell": tune.grid_search([c.to_dict() for c in cells])},
+        tune_config=tune.TuneConfig(
+            max_concurrent_trials=cfg.resources.max_concurrent,
+            trial_dirname_creator=lambda t: t.config["cell"]["chain_id"],
+            trial_name_creator=lambda t: t.config["cell"]["chain_id"],
+            reuse_actors=True,  # a trial's worker serves the next trial: no new process per chain
+        ),
+        run_config=tune.RunConfig(
+            name="tune",
+            storage_path=str(out),
+            failure_config=tune.FailureConfig(max_failures=cfg.retries),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+            callbacks=[sink],
+            verbose=0,
+        ),
+    )
+
+
+def run(cfg, out: Path, *, address: str | None = None, resume: bool = False, progress: bool = True):
+    """Run (or resume) the sweep into `out`; returns Tune's ResultGrid."""
+    out = Path(out).resolve()
+    prepare_out_dir(cfg, out, resume)
+    init_ray(address)
+    check_resources(cfg)
+    cells = grid.cells(cfg)
+    log(f"sweep {cfg.name!r}: {len(cells)} chains x {cfg.generations + 1} generations, backend {cfg.backend}, "
+        f"{cfg.resources.cpus:g} CPU + {cfg.resources.gpus:g} GPU per chain -> {out}")
+    files = assets.load_or_prepare(cfg, log)
+    results = _tuner(cfg, out, files, resume, progress).fit()
+    failed = [r for r in results if r.error is not None]
+    for r in failed:
+        log(f"chain {r.config['cell']['chain_id']} failed after {cfg.retries} retries: {type(r.error).__name__}: {r.error}")
+    return results

@@ -1,0 +1,51 @@
+"""The Tune trial of one chain: start its actor, then report one generation at a time.
+
+The trial itself reserves nothing (an empty head bundle: a 0.01-CPU one would keep 2 one-CPU
+chains off a 2-core node); the chain's model lives in a `ChainActor` scheduled on the placement
+group's chain bundle, which holds the chain's CPUs and GPU share.
+Every generation is reported with a checkpoint, so a retried trial (Tune's FailureConfig) or a
+resumed sweep (`Tuner.restore`) continues from the last finished generation.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+
+import ray
+from ray import tune
+from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+from autophagy import checkpoint, grid
+from autophagy.actors import ChainActor
+
+
+def placement(cfg) -> tune.PlacementGroupFactory:
+    chain = {"CPU": cfg.resources.cpus}
+    if cfg.resources.gpus:
+        chain["GPU"] = cfg.resources.gpus
+    return tune.PlacementGroupFactory([{}, chain])
+
+
+def run_chain(param: dict, *, cfg, assets: dict[str, bytes]) -> None:
+    logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)  # a line per checkpoint
+    cell = grid.Cell.from_dict(param["cell"])
+    files = None
+    if (last := tune.get_checkpoint()) is not None:
+        with last.as_directory() as directory:
+            files = checkpoint.read_dir(directory)
+    group = ray.util.get_current_placement_group()
+    actor = ChainActor.options(
+        num_cpus=cfg.resources.cpus,
+        num_gpus=cfg.resources.gpus,
+        scheduling_strategy=PlacementGroupSchedulingStrategy(
+            group, placement_group_bundle_index=len(group.bundle_specs) - 1),
+    ).remote(grid.cell_config(cfg, cell), cell, assets, files)
+    try:
+        while not ray.get(actor.finished.remote()):
+            row, files = ray.get(actor.step.remote())
+            with tempfile.TemporaryDirectory(prefix="autophagy-ckpt-") as directory:
+                checkpoint.write_dir(files, directory)
+                tune.report({"row": row}, checkpoint=tune.Checkpoint.from_directory(directory))
+    finally:
+        ray.kill(actor)

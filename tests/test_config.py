@@ -1,0 +1,162 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from autophagy import config, grid
+from autophagy.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+GOOD = {
+    "name": "t",
+    "backend": "gmm",
+    "generations": 3,
+    "images_per_generation": 20,
+    "grid": {"ratio": [0.0, 0.5, 1.0], "seed": [0, 1], "mitigation": ["none", "accumulate"]},
+}
+
+
+def _write(tmp_path, raw, name="sweep.yaml"):
+    path = tmp_path / name
+    path.write_text(raw if isinstance(raw, str) else yaml.safe_dump(raw))
+    return path
+
+
+def _with(**changes):
+    raw = json.loads(json.dumps(GOOD))
+    for key, value in changes.items():
+        node, parts = raw, key.split("__")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        if value is _DELETE:
+            node.pop(parts[-1])
+        else:
+            node[parts[-1]] = value
+    return raw
+
+
+_DELETE = object()
+
+
+@pytest.mark.parametrize("sweep", sorted((ROOT / "sweeps").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_sweeps_validate(sweep):
+    cfg = config.load(sweep)
+    assert len(grid.cells(cfg)) >= 1
+
+
+def test_good_file_resolves_defaults_and_cells(tmp_path):
+    cfg = config.load(_write(tmp_path, GOOD))
+    assert cfg.finetune.steps == 100 and cfg.model.components == 2 and cfg.retries == 2
+    cells = grid.cells(cfg)
+    assert len(cells) == 12 and len({c.chain_id for c in cells}) == 12
+    assert {(c.ratio, c.seed, c.mitigation) for c in cells} == {
+        (r, s, m) for r in (0.0, 0.5, 1.0) for s in (0, 1) for m in ("none", "accumulate")}
+
+
+def test_chain_ids_are_stable_and_readable(tmp_path):
+    a = [c.chain_id for c in grid.cells(config.load(_write(tmp_path, GOOD)))]
+    b = [c.chain_id for c in grid.cells(config.from_dict(GOOD))]
+    assert a == b
+    assert a[0].startswith("none-r0-s0-")
+
+
+def test_resolved_config_round_trips(tmp_path):
+    cfg = config.load(_write(tmp_path, GOOD))
+    config.dump(cfg, tmp_path / "resolved.yaml")
+    assert config.load(tmp_path / "resolved.yaml") == cfg
+
+
+BAD = [
+    # (what is wrong, raw sweep or text, the field the message must name)
+    ("unknown top-level key", _with(generatons=3), "generatons: unknown key"),
+    ("unknown section key", _with(finetune__stepz=3), "finetune.stepz: unknown key"),
+    ("unknown model key", _with(model__layers=3), "model.layers: unknown key"),
+    ("wrong type", _with(generations="three"), "generations: expected an integer"),
+    ("bool as int", _with(generations=True), "generations: expected an integer"),
+    ("float as int", _with(finetune__steps=1.5), "finetune.steps: expected an integer"),
+    ("zero generations", _with(generations=0), "generations: must be >= 1"),
+    ("negative steps", _with(finetune__steps=-5), "finetune.steps: must be positive"),
+    ("negative lr", _with(finetune__lr=-0.1), "finetune.lr: must be positive"),
+    ("cond_drop of one", _with(finetune__cond_drop=1.0), "finetune.cond_drop: must be in [0, 1)"),
+    ("bad literal", _with(finetune__init="last"), "finetune.init: must be one of"),
+    ("ratio above one", _with(grid__ratio=[0.5, 1.5]), "grid.ratio[1]: a ratio is a share"),
+    ("ratio below zero", _with(grid__ratio=[-0.1]), "grid.ratio[0]"),
+    ("ratio as text", _with(grid__ratio=["half"]), "grid.ratio[0]"),
+    ("missing ratio axis", _with(grid__ratio=_DELETE), "grid.ratio: missing"),
+    ("empty axis", _with(grid__seed=[]), "grid.seed: expected a non-empty list"),
+    ("duplicate ratios", _with(grid__ratio=[0.5, 0.5]), "grid.ratio: duplicate values"),
+    ("duplicate seeds", _with(grid__seed=[1, 1]), "grid.seed: duplicate values"),
+    ("negative seed", _with(grid__seed=[-1]), "grid.seed[0]: a seed is an integer"),
+    ("unknown mitigation", _with(grid__mitigation=["none", "magic"]), "grid.mitigation[1]: unknown mitigation 'magic'"),
+    ("unknown backend", _with(backend="vae"), "backend: unknown backend 'vae'"),
+    ("missing backend", _with(backend=_DELETE), "backend: missing"),
+    ("missing name", _with(name=_DELETE), "name: missing"),
+    ("unknown axis field", _with(**{"grid__sampling.nope": [1, 2]}), "unknown key 'sampling.nope'"),
+    ("axis over a section", _with(**{"grid__finetune": [1, 2]}), "grid.finetune"),
+    ("axis with bad value", _with(**{"grid__finetune.steps": [10, -1]}), "grid.finetune.steps[1]: finetune.steps: must be positive"),
+    ("sweep-level axis", _with(**{"grid__retries": [1, 2]}), "grid.retries: 'retries' shapes the whole sweep"),
+    ("negative cpus", _with(resources__cpus=0), "resources.cpus: must be positive"),
+    ("fractional multi-gpu", _with(resources__gpus=1.5), "resources.gpus"),
+    ("persist zero", _with(collapse__persist=0), "collapse.persist: must be >= 1"),
+    ("section not a mapping", _with(finetune=[1, 2]), "finetune: expected a mapping"),
+    ("too few images", _with(images_per_generation=1), "images_per_generation: must be >= 2"),
+    ("not yaml", "name: [unclosed", "not valid YAML"),
+    ("not a mapping", "- just\n- a list\n", "must be a mapping"),
+]
+
+
+@pytest.mark.parametrize("what,raw,message", BAD, ids=[b[0] for b in BAD])
+def test_bad_sweep_files_are_refused_naming_file_and_field(tmp_path, what, raw, message):
+    path = _write(tmp_path, raw)
+    with pytest.raises(config.ConfigError) as err:
+        config.load(path)
+    assert str(path) in str(err.value)
+    assert message in str(err.value)
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(config.ConfigError, match="sweep file not found"):
+        config.load(tmp_path / "nope.yaml")
+
+
+def test_set_overrides_fields_and_axes(tmp_path):
+    path = _write(tmp_path, GOOD)
+    over = config.parse_set(["generations=5", "grid.seed=[3]", "finetune.steps=7",
+                             "grid.sampling.cfg_scale=[1.5, 3]"])
+    cfg = config.load(path, over)
+    assert cfg.generations == 5 and cfg.finetune.steps == 7 and cfg.grid["seed"] == (3,)
+    cells = grid.cells(cfg)
+    assert len(cells) == 3 * 2 * 2 and {c.values()["sampling.cfg_scale"] for c in cells} == {1.5, 3.0}
+    assert grid.cell_config(cfg, cells[-1]).sampling.cfg_scale == 3.0
+
+
+@pytest.mark.parametrize("item,message", [
+    ("finetune.stepz=3", "unknown key 'finetune.stepz'"),
+    ("nothing=3", "unknown key 'nothing'"),
+    ("generations", "expected KEY=VALUE"),
+    ("generations=[1", "not valid YAML"),
+    ("generations=-2", "generations: must be >= 1"),
+])
+def test_bad_set_is_refused(tmp_path, item, message):
+    with pytest.raises(config.ConfigError, match=message.replace("[", r"\[")):
+        config.load(_write(tmp_path, GOOD), config.parse_set([item]))
+
+
+def test_cli_validate_json(tmp_path, capsys):
+    path = _write(tmp_path, GOOD)
+    assert main(["validate", str(path), "--json", "--set", "grid.seed=[0]"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["config"]["generations"] == 3
+    assert len(out["cells"]) == 6
+    assert set(out["cells"][0]) == {"chain_id", "ratio", "seed", "mitigation"}
+
+
+def test_cli_validate_bad_file_exits_nonzero_naming_field(tmp_path):
+    path = _write(tmp_path, _with(grid__ratio=[2.0]))
+    proc = subprocess.run([sys.executable, "-m", "autophagy", "validate", str(path)], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert str(path) in proc.stderr and "grid.ratio[0]" in proc.stderr

@@ -1,0 +1,82 @@
+import numpy as np
+import pytest
+
+from autophagy import mitigations
+from autophagy.mixing import build_training_set, mix_counts, split_evenly
+from autophagy.samples import Samples
+
+
+def _samples(n, tag):
+    """Points whose value says where they came from: tag*1000 + index."""
+    return Samples(np.arange(n, dtype=np.float32)[:, None] + 1000 * tag, np.full(n, tag, dtype=np.int64))
+
+
+@pytest.mark.parametrize("n", [1, 7, 10, 100, 500])
+def test_counts_at_every_ratio_are_exact_and_round_half_up(n):
+    for ratio in np.linspace(0, 1, 41):
+        n_syn, n_real = mix_counts(float(ratio), n)
+        assert n_syn + n_real == n
+        assert n_syn == int(np.floor(ratio * n + 0.5))
+    assert mix_counts(0.5, 7) == (4, 3)  # 3.5 rounds up, unlike Python's round(3.5) == 4 / round(2.5) == 2
+    assert mix_counts(0.25, 10) == (3, 7)  # 2.5 -> 3 (banker's rounding would give 2)
+
+
+def test_split_evenly_gives_remainder_to_most_recent():
+    assert split_evenly(10, 3) == [3, 3, 4]
+    assert split_evenly(11, 3) == [3, 4, 4]
+    assert split_evenly(2, 4) == [0, 0, 1, 1]
+    assert sum(split_evenly(499, 7)) == 499
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.1, 0.25, 0.5, 0.75, 1.0])
+def test_replace_mix_counts_and_provenance(ratio):
+    real, n = _samples(100, 0), 40
+    history = {2: _samples(40, 3)}  # generation 2's samples, tagged 3
+    rng = np.random.default_rng(0)
+    train, source = build_training_set(3, ratio, n, real, history, mitigations.parse("none"), rng)
+    n_syn, n_real = mix_counts(ratio, n)
+    assert len(train) == n
+    assert (source == -1).sum() == n_real and (source == 2).sum() == n_syn
+    assert np.all(train.y[source == -1] == 0) and np.all(train.y[source == 2] == 3)
+    assert len(np.unique(train.x[:, 0])) == n  # drawn without replacement
+
+
+def test_generation_zero_is_all_real():
+    real = _samples(50, 0)
+    train, source = build_training_set(0, 1.0, 50, real, {}, mitigations.parse("none"), np.random.default_rng(0))
+    assert np.all(source == -1) and np.array_equal(np.sort(train.x[:, 0]), np.arange(50))
+
+
+def test_accumulate_splits_synthetic_share_over_all_earlier_generations():
+    real = _samples(100, 0)
+    history = {g: _samples(60, g + 1) for g in range(4)}
+    train, source = build_training_set(4, 0.5, 60, real, history, mitigations.parse("accumulate"),
+                                       np.random.default_rng(1))
+    counts = [(source == g).sum() for g in range(4)]
+    assert (source == -1).sum() == 30 and counts == [7, 7, 8, 8]
+    for g in range(4):  # every synthetic image comes from the generation its provenance names
+        assert np.all(train.y[source == g] == g + 1)
+
+
+def test_same_rng_same_set_other_rng_other_set():
+    real, history = _samples(100, 0), {0: _samples(50, 1)}
+    policy = mitigations.parse("none")
+    a, _ = build_training_set(1, 0.5, 50, real, history, policy, np.random.default_rng(7))
+    b, _ = build_training_set(1, 0.5, 50, real, history, policy, np.random.default_rng(7))
+    c, _ = build_training_set(1, 0.5, 50, real, history, policy, np.random.default_rng(8))
+    assert np.array_equal(a.x, b.x) and not np.array_equal(a.x, c.x)
+
+
+def test_too_few_real_images_is_a_clear_error():
+    with pytest.raises(ValueError, match="needs 30 real images but only 20"):
+        build_training_set(1, 0.4, 50, _samples(20, 0), {0: _samples(50, 1)}, mitigations.parse("none"),
+                           np.random.default_rng(0))
+
+
+def test_mitigation_names_compose_and_fail_loudly():
+    assert mitigations.parse("accumulate").synthetic_from == "all"
+    assert mitigations.parse("none").synthetic_from == "last"
+    for bad, message in [("nope", "unknown mitigation 'nope'"), ("none+accumulate", "cannot be combined"),
+                         ("accumulate+accumulate", "names a part twice"), ("", "a mitigation is a name")]:
+        with pytest.raises(ValueError, match=message):
+            mitigations.parse(bad)
