@@ -20,7 +20,7 @@ from autophagy.backends.base import Backend
 from autophagy.grid import Cell
 from autophagy.samples import Samples
 
-TIMINGS = ("seconds_build", "seconds_finetune", "seconds_sample", "seconds_evaluate")
+TIMINGS = ("seconds_build", "seconds_finetune", "seconds_sample", "seconds_evaluate", "seconds_checkpoint")
 
 
 class DataError(ValueError):
@@ -60,7 +60,7 @@ class Chain:
                 g, self.cell.ratio, n, self.real, self.history, self.policy, seeding.rng(seed, "data", g))
         with _timed(timings, "seconds_finetune"):
             fit = self.backend.finetune(train, seeding.int_seed(seed, "train", g))
-        metrics = dict.fromkeys(self.backend.metric_names, math.nan)
+        metrics = dict.fromkeys(self.backend.metric_names(self.cfg), math.nan)
         self.diverged = not math.isfinite(fit["loss"])
         if not self.diverged:
             with _timed(timings, "seconds_sample"):
@@ -76,6 +76,7 @@ class Chain:
             "n_real": int((source == -1).sum()),
             "n_synthetic": int((source >= 0).sum()),
             "train_loss": float(fit["loss"]),
+            "error": None,
             **{k: float(v) for k, v in metrics.items()},
             **timings,
         }

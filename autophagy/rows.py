@@ -1,9 +1,10 @@
 """Per-generation rows in Parquet: one file per chain under DIR/metrics, one row per generation.
 
-Layout: DIR/metrics/<chain_id>.parquet, each holding that chain's rows sorted by generation, with
-columns chain_id, ratio, seed, mitigation, <extra axes by dotted key>, generation, status,
-n_real, n_synthetic, train_loss, <backend metrics>, seconds_*. `pandas.read_parquet(DIR/metrics)`,
-DuckDB (`read_parquet('DIR/metrics/*.parquet')`) and polars read it as one table.
+Layout: DIR/metrics/<chain_id>.parquet, each holding that chain's rows sorted by generation, all
+with one schema (`schema(cfg)`): chain_id, ratio, seed, mitigation, <extra axes by dotted key>,
+generation, status ('ok', 'diverged' or 'failed'), error, n_real, n_synthetic, train_loss,
+<backend metrics>, seconds_*. `pandas.read_parquet(DIR/metrics)`, DuckDB
+(`read_parquet('DIR/metrics/*.parquet')`) and polars read it as one table.
 
 Writes are idempotent: writing generation g replaces any earlier row of (chain, g), and every file
 is replaced atomically (written beside, then renamed), so a reader never sees half a file and a
@@ -16,26 +17,49 @@ import os
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 KEY = ["chain_id", "generation"]
+STATUSES = ("ok", "diverged", "failed")
+
+
+def schema(cfg) -> pa.Schema:
+    """The columns of every row of this sweep, fixed before any chain runs."""
+    from autophagy.backends import backend_class
+    from autophagy.chain import TIMINGS
+
+    def arrow_type(values) -> pa.DataType:
+        return pa.array(list(values)).type
+
+    fields = [("chain_id", pa.string()), ("ratio", pa.float64()), ("seed", pa.int64()), ("mitigation", pa.string())]
+    fields += [(axis, arrow_type(values)) for axis, values in cfg.grid.items() if axis not in ("ratio", "seed", "mitigation")]
+    fields += [("generation", pa.int64()), ("status", pa.string()), ("error", pa.string()),
+               ("n_real", pa.int64()), ("n_synthetic", pa.int64()), ("train_loss", pa.float64())]
+    fields += [(m, pa.float64()) for m in backend_class(cfg.backend).metric_names(cfg)]
+    fields += [(t, pa.float64()) for t in TIMINGS]
+    return pa.schema(fields)
 
 
 def chain_file(metrics_dir: Path, chain_id: str) -> Path:
     return Path(metrics_dir) / f"{chain_id}.parquet"
 
 
-def write_row(metrics_dir: Path, row: dict) -> None:
+def read_chain(metrics_dir: Path, chain_id: str) -> list[dict]:
+    path = chain_file(metrics_dir, chain_id)
+    return pq.read_table(path).to_pylist() if path.exists() else []
+
+
+def write_row(metrics_dir: Path, row: dict, row_schema: pa.Schema) -> None:
     """Insert or replace the row of (row['chain_id'], row['generation'])."""
+    if row.get("status") not in STATUSES:
+        raise ValueError(f"row status {row.get('status')!r} is not one of {STATUSES}")
     path = chain_file(metrics_dir, row["chain_id"])
     path.parent.mkdir(parents=True, exist_ok=True)
-    new = pd.DataFrame([row])
-    if path.exists():
-        old = pd.read_parquet(path)
-        old = old[old["generation"] != row["generation"]]
-        new = pd.concat([old, new], ignore_index=True) if len(old) else new
-    new = new.sort_values("generation", kind="stable").reset_index(drop=True)
+    kept = [r for r in read_chain(metrics_dir, row["chain_id"]) if r["generation"] != row["generation"]]
+    table = pa.Table.from_pylist(sorted(kept + [row], key=lambda r: r["generation"]), schema=row_schema)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
-    new.to_parquet(tmp, index=False)
+    pq.write_table(table, tmp)
     os.replace(tmp, path)
 
 

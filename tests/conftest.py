@@ -10,9 +10,17 @@ def _cache(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def ray_local():
+def ray_local(_faults):
     import ray
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _faults(tmp_path_factory):
+    """Ray's workers inherit this at ray.init: tests plan faults by writing the file (see faults.py)."""
+    path = tmp_path_factory.mktemp("faults") / "faults.json"
+    os.environ["AUTOPHAGY_FAULTS"] = str(path)
+    return path

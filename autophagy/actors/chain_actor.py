@@ -12,6 +12,8 @@ import time
 
 import ray
 
+from autophagy import faults
+
 
 @ray.remote
 class ChainActor:
@@ -40,6 +42,7 @@ class ChainActor:
 
     def step(self) -> tuple[dict, dict[str, bytes]]:
         """Run the next generation; return its row and the checkpoint that follows it."""
+        faults.inject(self.chain.cell.chain_id, self.chain.next_generation)
         row = self.chain.run_generation()
         start = time.perf_counter()
         files = self.chain.checkpoint_files()

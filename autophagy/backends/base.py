@@ -17,10 +17,13 @@ from autophagy.samples import Samples
 
 
 class Backend(ABC):
-    # Every metric `evaluate` returns, in order (a class or instance attribute); rows of a
-    # diverged generation hold NaN for each, so every row of a sweep has the same columns.
-    metric_names: tuple[str, ...]
     needs_torch = True  # False lets a chain's worker skip importing torch (about 2 s)
+
+    @classmethod
+    @abstractmethod
+    def metric_names(cls, cfg: Any) -> tuple[str, ...]:
+        """Every metric `evaluate` returns, in order. They fix the Parquet schema before any chain
+        runs, so a diverged or failed generation's row holds nulls in the same columns."""
 
     def __init__(self, cfg: Any, assets: dict[str, bytes], device: str = "cpu"):
         """`cfg` is the cell's SweepConfig; `assets` what `prepare` returned (shared by all chains)."""

@@ -43,9 +43,12 @@ class GMMBackend(Backend):
         m = cfg.model
         angles = 2 * np.pi * np.arange(m.components) / m.components
         self.true_means = m.radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
-        self.metric_names = ("variance", "loglik", "kl", "sample_variance") + tuple(
-            f"variance_c{k}" for k in range(m.components))
         self.gm = None  # the fitted sklearn GaussianMixture
+
+    @classmethod
+    def metric_names(cls, cfg) -> tuple[str, ...]:
+        per_component = tuple(f"variance_c{k}" for k in range(cfg.model.components))
+        return ("variance", "loglik", "kl", "sample_variance") + per_component
 
     # -------------------------------------------------------------- the true distribution
 

@@ -74,7 +74,7 @@ def _tuner(cfg, out: Path, files: dict[str, bytes], resume: bool, progress: bool
     if resume and tune.Tuner.can_restore(str(experiment)):
         log(f"resuming {experiment}")
         return tune.Tuner.restore(str(experiment), trainable=trainable, resume_unfinished=True, resume_errored=True)
-    sink = ParquetSink(out, cfg.generations, len(cells), cfg.collapse.metric, progress)
+    sink = ParquetSink(out, cfg, len(cells), progress)
     return tune.Tuner(
         trainable,
         param_space={"cell": tune.grid_search([c.to_dict() for c in cells])},

@@ -16,7 +16,7 @@ import ray
 from ray import tune
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-from autophagy import checkpoint, grid
+from autophagy import checkpoint, faults, grid
 from autophagy.actors import ChainActor
 
 
@@ -43,6 +43,8 @@ def run_chain(param: dict, *, cfg, assets: dict[str, bytes]) -> None:
     ).remote(grid.cell_config(cfg, cell), cell, assets, files)
     try:
         while not ray.get(actor.finished.remote()):
+            if faults.due("kill", cell.chain_id, ray.get(actor.next_generation.remote())):
+                ray.kill(actor)
             row, files = ray.get(actor.step.remote())
             with tempfile.TemporaryDirectory(prefix="autophagy-ckpt-") as directory:
                 checkpoint.write_dir(files, directory)
