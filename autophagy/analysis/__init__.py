@@ -1,0 +1,23 @@
+"""Analysis of a sweep's rows: when does each chain collapse, and at which synthetic ratio?
+
+    axes.py              which columns are axes and metrics; cells and series
+    collapse.py          a criterion applied to one chain's metric series
+    criterion.py         criteria written as text (`fid>=2x:persist=2`)
+    time_to_collapse.py  one row per chain: collapse time or right-censoring
+    survival.py          Kaplan–Meier product-limit estimator
+    bootstrap.py         seeded percentile bootstrap
+    summary.py           per cell: median time to collapse, interval, KM median
+    threshold.py         per series: ratio where collapse by G becomes likely (logistic fit)
+    plots/               the figures
+    report.py            build_report(DIR): CSVs, figures and a self-contained report.html
+    report_html.py       the HTML page pieces (base64 images, tables)
+"""
+
+from autophagy.analysis.collapse import ChainOutcome, chain_outcome
+from autophagy.analysis.criterion import CriterionError, describe_criterion, format_criterion, parse_criterion
+from autophagy.analysis.survival import kaplan_meier, median_survival
+from autophagy.analysis.threshold import collapse_thresholds
+from autophagy.analysis.time_to_collapse import time_to_collapse
+
+__all__ = ["ChainOutcome", "CriterionError", "chain_outcome", "collapse_thresholds", "describe_criterion",
+           "format_criterion", "kaplan_meier", "median_survival", "parse_criterion", "time_to_collapse"]

@@ -1,0 +1,72 @@
+"""Time to collapse against synthetic ratio: the phase diagram of the sweep.
+
+One line per series (mitigation x extra axes): the median over seeds with its bootstrap interval.
+Every chain is a point, jittered sideways so that seeds do not hide each other: filled where it
+collapsed (a cross where that was a divergence), hollow with an upward arrow where it was
+censored (no collapse seen up to there, so its true time lies above the point).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.lines import Line2D
+
+from autophagy.analysis.axes import groups, label, series_axes
+from autophagy.analysis.criterion import describe_criterion
+from autophagy.analysis.plots.common import SERIES_COLOURS, panels, save
+from autophagy.config import CollapseConfig
+
+
+def plot_phase_diagram(ttc: pd.DataFrame, summary: pd.DataFrame, axes: list[str], generations: int,
+                       criterion: CollapseConfig, path: Path, seed: int = 0) -> Path:
+    fig, (ax,) = panels(1, width=7.5, height=5.0)
+    by = series_axes(axes)
+    ratios = np.sort(ttc["ratio"].astype(float).unique())
+    spacing = float(np.min(np.diff(ratios))) if len(ratios) > 1 else 0.1
+    series = list(groups(ttc, by))
+    rng = np.random.default_rng(seed)  # jitter only; fixed so the figure is the same every build
+    any_diverged = False
+    for i, (values, chains) in enumerate(series):
+        colour = SERIES_COLOURS[i % len(SERIES_COLOURS)]
+        dodge = (i - (len(series) - 1) / 2) * spacing * 0.12
+        x = chains["ratio"].to_numpy(dtype=float) + dodge + rng.uniform(-1, 1, len(chains)) * spacing * 0.04
+        t = chains["time_to_collapse"].to_numpy(dtype=float)
+        cens = chains["censored"].to_numpy(dtype=bool)
+        div = chains["diverged"].to_numpy(dtype=bool) & ~cens
+        ax.scatter(x[~cens & ~div], t[~cens & ~div], s=22, color=colour, alpha=0.55, linewidths=0)
+        ax.scatter(x[div], t[div], s=30, marker="x", color=colour, alpha=0.8)
+        any_diverged |= bool(div.any())
+        ax.scatter(x[cens], t[cens], s=26, facecolors="none", edgecolors=colour, alpha=0.8)
+        ax.scatter(x[cens], t[cens] + 0.28, s=40, marker=r"$\uparrow$", color=colour, alpha=0.8)
+
+        cell = summary.merge(pd.DataFrame([values]), on=by) if by else summary
+        cell = cell[cell["n_chains"] > 0].sort_values("ratio")
+        cx = cell["ratio"].to_numpy(dtype=float) + dodge
+        med = cell["median_ttc"].to_numpy(dtype=float)
+        err = np.vstack([med - cell["median_low"].to_numpy(dtype=float),
+                         cell["median_high"].to_numpy(dtype=float) - med]).clip(min=0)
+        ax.errorbar(cx, med, yerr=err, color=colour, lw=2, capsize=3, label=label(values))
+        lower = cell["median_censored"].to_numpy(dtype=bool)
+        ax.scatter(cx[lower], med[lower], s=60, marker="s", facecolors="white", edgecolors=colour, zorder=3)
+
+    ax.axhline(generations, color="grey", ls=":", lw=1)
+    ax.set_ylim(-0.5, generations + 1)
+    ax.set_xlabel("synthetic ratio (share of synthetic images in each generation's training set)")
+    ax.set_ylabel("generation of collapse")
+    ax.set_title(f"Time to collapse vs ratio\ncriterion: {describe_criterion(criterion)}", fontsize=11)
+    handles, _ = ax.get_legend_handles_labels()
+    handles += [
+        Line2D([], [], color="grey", lw=2, label="median over seeds, 95% bootstrap interval"),
+        Line2D([], [], ls="", marker="s", mfc="white", mec="grey", label="median is a lower bound (censored)"),
+        Line2D([], [], ls="", marker="o", color="grey", alpha=0.55, label="chain: collapsed at this generation"),
+        Line2D([], [], ls="", marker="o", mfc="none", mec="grey",
+               label="chain: censored (no collapse seen up to here ↑)"),
+        Line2D([], [], color="grey", ls=":", label=f"last generation G = {generations}"),
+    ]
+    if any_diverged:
+        handles.append(Line2D([], [], ls="", marker="x", color="grey", label="chain: diverged (counted as collapse)"))
+    ax.legend(handles=handles, fontsize=8, loc="best")
+    return save(fig, path)

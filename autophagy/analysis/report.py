@@ -1,0 +1,180 @@
+"""The analysis of a run directory, as files: `build_report(DIR)`, and a text table for the console.
+
+Reads DIR/config.yaml and DIR/metrics (also mid-sweep) and writes
+
+    DIR/analysis/time_to_collapse.csv   one row per chain (axes, time_to_collapse, censored, ...)
+    DIR/analysis/summary.csv            one row per cell (every axis but seed), missing cells too
+    DIR/analysis/thresholds.csv         collapse threshold per series (mitigation x extra axes)
+    DIR/analysis/survival.csv           Kaplan–Meier curve per cell
+    DIR/analysis/*.png                  phase diagram, heatmaps, survival, metric curves
+    DIR/report.html                     all of it in one self-contained page
+
+The collapse criterion is the sweep's own (`collapse:` in the config) unless one is given, as a
+CollapseConfig or as text (see criterion.py). Nothing here is random except bootstrap resampling
+and plot jitter, both seeded, so rebuilding a report over the same rows gives the same files.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from autophagy import config
+from autophagy.analysis import report_html as H
+from autophagy.analysis.axes import label, metric_columns
+from autophagy.analysis.criterion import describe_criterion, format_criterion, parse_criterion
+from autophagy.analysis.plots.heatmaps import plot_metric_heatmap, plot_ttc_heatmap
+from autophagy.analysis.plots.metric_curves import plot_metric_curves
+from autophagy.analysis.plots.phase_diagram import plot_phase_diagram
+from autophagy.analysis.plots.survival import plot_survival
+from autophagy.analysis.summary import summarize, summary_table_text
+from autophagy.analysis.survival import survival_table
+from autophagy.analysis.threshold import COLUMNS as THRESHOLD_COLUMNS
+from autophagy.analysis.threshold import collapse_thresholds
+from autophagy.analysis.time_to_collapse import time_to_collapse
+from autophagy.config import CollapseConfig
+from autophagy.rows import read_rows
+
+
+def load_run(out_dir: Path) -> tuple[config.SweepConfig, pd.DataFrame]:
+    """(resolved config, every row so far) of a run directory."""
+    path = Path(out_dir) / "config.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"{out_dir}: not a sweep directory (no config.yaml)")
+    return config.load(path), read_rows(out_dir)
+
+
+def resolve_criterion(criterion: CollapseConfig | str | None, cfg: config.SweepConfig,
+                      rows: pd.DataFrame) -> CollapseConfig:
+    """The criterion to apply: given text or config, else the sweep's; checked against the rows."""
+    axes = list(cfg.grid)
+    metrics = metric_columns(rows, axes) if len(rows) else None  # no rows: nothing to check against
+    if isinstance(criterion, str):
+        return parse_criterion(criterion, metrics)
+    chosen = cfg.collapse if criterion is None else criterion
+    if metrics is not None and chosen.metric not in metrics:
+        whose = "the sweep's collapse criterion" if criterion is None else "collapse criterion"
+        raise ValueError(f"{whose}: unknown metric column {chosen.metric!r} (the rows have: {', '.join(metrics)})")
+    return chosen
+
+
+def build_report(out_dir, criterion: CollapseConfig | str | None = None, *, n_boot: int = 1000,
+                 seed: int = 0, metrics: list[str] | None = None) -> dict[str, Path]:
+    """Write the analysis of DIR (see the module docstring); returns {name: path} of what it wrote.
+    `metrics`: which metrics get a curves figure (default: every metric column with any value;
+    each figure costs about a second on a laptop core)."""
+    out_dir = Path(out_dir)
+    cfg, rows = load_run(out_dir)
+    crit = resolve_criterion(criterion, cfg, rows)
+    axes, G = list(cfg.grid), cfg.generations
+    unknown = sorted(set(metrics or []) - set(metric_columns(rows, axes))) if len(rows) else []
+    if unknown:
+        raise ValueError(f"build_report: unknown metric column(s) {unknown} "
+                         f"(the rows have: {', '.join(metric_columns(rows, axes))})")
+    dest = out_dir / "analysis"
+    dest.mkdir(parents=True, exist_ok=True)
+    n_cells = _n_cells(cfg.grid)
+
+    ttc = time_to_collapse(rows, crit, G, axes)
+    summary = summarize(ttc, axes, grid=cfg.grid, n_boot=n_boot, seed=seed)
+    thresholds = collapse_thresholds(ttc, axes, n_boot=n_boot, seed=seed)
+    paths = {}
+    for name, table in [("time_to_collapse", ttc), ("summary", summary), ("thresholds", thresholds),
+                        ("survival", survival_table(ttc, axes))]:
+        paths[name] = dest / f"{name}.csv"
+        table.to_csv(paths[name], index=False)
+
+    if ttc.empty:  # no rows, or only chains that failed before finishing generation 0
+        body = [H.paragraph(f"No rows yet: {out_dir / 'metrics'} holds no finished generation. "
+                            f"The sweep has {n_cells} chains; rebuild this report once they have started.")]
+    else:
+        paths.update(_figures(rows, ttc, summary, axes, G, crit, dest, seed, metrics))
+        body = _body(rows, ttc, summary, thresholds, axes, crit, n_cells, paths)
+    body.append(H.section("Configuration", H.paragraph(f"{out_dir / 'config.yaml'}", "note"),
+                          H.preformatted(yaml.safe_dump(cfg.to_dict(), sort_keys=False))))
+    paths["report"] = out_dir / "report.html"
+    paths["report"].write_text(H.page(f"Sweep {cfg.name}: model collapse ({cfg.backend})",
+                                      [_header(cfg, crit, ttc, n_cells)] + body), encoding="utf-8")
+    return paths
+
+
+def summary_text(out_dir, criterion: CollapseConfig | str | None = None) -> str:
+    """A few lines for the console: median generation of collapse per ratio x series, thresholds."""
+    cfg, rows = load_run(Path(out_dir))
+    crit = resolve_criterion(criterion, cfg, rows)
+    axes = list(cfg.grid)
+    ttc = time_to_collapse(rows, crit, cfg.generations, axes)
+    if ttc.empty:
+        return f"{out_dir}: no rows yet (0 of {_n_cells(cfg.grid)} chains started)"
+    summary = summarize(ttc, axes, n_boot=0)
+    thresholds = collapse_thresholds(ttc, axes, n_boot=0)
+    lines = [f"collapse: {format_criterion(crit)}  ({describe_criterion(crit)})",
+             f"median generation of collapse over seeds (N+ = none seen by N: censored; G = {cfg.generations})",
+             summary_table_text(summary, axes), "collapse threshold (ratio where P(collapse by G) = 1/2):"]
+    lines += [f"  {_series_name(r, thresholds.columns)}: {r['text']}" for _, r in thresholds.iterrows()]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------- pieces
+
+
+def _figures(rows, ttc, summary, axes, G, crit, dest: Path, seed: int, metrics) -> dict[str, Path]:
+    paths = {
+        "phase_diagram": plot_phase_diagram(ttc, summary, axes, G, crit, dest / "phase_diagram.png", seed=seed),
+        "ttc_heatmap": plot_ttc_heatmap(summary[summary["n_chains"] > 0], axes, G, crit, dest / "ttc_heatmap.png"),
+        "survival_plot": plot_survival(ttc, axes, G, crit, dest / "survival.png"),
+        f"heatmap_{crit.metric}": plot_metric_heatmap(rows, axes, crit.metric, dest / f"heatmap_{crit.metric}.png"),
+    }
+    if metrics is None:
+        metrics = [m for m in metric_columns(rows, axes) if rows[m].notna().any()]
+    for metric in metrics:
+        paths[f"metric_{metric}"] = plot_metric_curves(rows, axes, metric, dest / f"metric_{metric}.png", crit)
+    return paths
+
+
+def _header(cfg, crit, ttc, n_cells) -> str:
+    started = len(ttc)
+    complete = int(ttc["complete"].astype(bool).sum()) if started else 0
+    failed = int(ttc["failed"].astype(bool).sum()) if started else 0
+    text = (f"Backend {cfg.backend}, {cfg.generations} generations after generation 0. "
+            f"Collapse criterion: {format_criterion(crit)} ({describe_criterion(crit)}). "
+            f"Chains: {started} of {n_cells} started, {complete} complete")
+    if failed:
+        text += f", {failed} failed (software errors, censored where they stopped; see `autophagy run --resume`)"
+    if started < n_cells or complete < started:
+        text += (" — a partial sweep: a chain not yet finished counts as censored at its last "
+                 "observed generation, and the numbers below will move as the sweep goes on")
+    return H.paragraph(text + ".")
+
+
+def _body(rows, ttc, summary, thresholds, axes, crit, n_cells, paths) -> list[str]:
+    metric_images = [H.image(p, name) for name, p in paths.items() if name.startswith("metric_")]
+    return [
+        H.section("Collapse threshold",
+                  H.paragraph("Smallest synthetic ratio at which chains collapse within G generations: where a "
+                              "logistic fit of collapsed-by-G against ratio crosses 1/2, with a 95% bootstrap "
+                              "interval over seeds. Chains censored before G are left out.", "note"),
+                  H.table(thresholds)),
+        H.section("Time to collapse", H.image(paths["phase_diagram"], "phase diagram"),
+                  H.image(paths["ttc_heatmap"], "median time to collapse"),
+                  H.preformatted(summary_table_text(summary, axes))),
+        H.section("Survival", H.image(paths["survival_plot"], "Kaplan–Meier survival")),
+        H.section("Summary per cell",
+                  H.paragraph("median_ttc counts censored chains at their censoring time; median_censored marks "
+                              "when it is only a lower bound. km_median is the Kaplan–Meier median (– while "
+                              "fewer than half have collapsed).", "note"),
+                  H.table(summary)),
+        H.section("Metrics", H.image(paths[f"heatmap_{crit.metric}"], f"{crit.metric} heatmap"), *metric_images),
+        H.section("Chains", H.table(ttc)),
+    ]
+
+
+def _n_cells(grid: dict) -> int:
+    return math.prod(len(values) for values in grid.values())
+
+
+def _series_name(row: pd.Series, columns) -> str:
+    return label({k: row[k] for k in columns if k not in THRESHOLD_COLUMNS})

@@ -1,0 +1,117 @@
+"""build_report and summary_text on run directories written the way a sweep writes them."""
+
+import base64
+import re
+
+import pandas as pd
+import pytest
+
+from autophagy import config, grid, rows
+from autophagy.analysis.report import build_report, summary_text
+
+G = 4
+
+
+def make_run(tmp_path, write=True, skip=(), stop_early=None, **collapse):
+    """A gmm sweep 3 ratios x 2 seeds x 2 mitigations; under `none`, chains with ratio >= 0.5 see
+    kl rise 0.5 per generation from 0.1 (kl >= 1 from generation 2); everything else stays at 0.1.
+    Chains are named `none/1.0/s0` here: `skip` are left unstarted, `stop_early` maps a name to
+    the last generation written. Returns (config, {name: chain_id})."""
+    cfg = config.from_dict({
+        "name": "t", "backend": "gmm", "generations": G, "images_per_generation": 10,
+        "grid": {"ratio": [0.0, 0.5, 1.0], "seed": [0, 1], "mitigation": ["none", "accumulate"]},
+        "collapse": {"metric": "kl", "mode": "absolute", "threshold": 1.0, "direction": "up", **collapse}})
+    config.dump(cfg, tmp_path / "config.yaml")
+    schema = rows.schema(cfg)
+    ids = {f"{c.mitigation}/{c.ratio}/s{c.seed}": c.chain_id for c in grid.cells(cfg)}
+    for name, cell in zip(ids, grid.cells(cfg)) if write else []:
+        if name in skip:
+            continue
+        rising = cell.mitigation == "none" and cell.ratio >= 0.5
+        for g in range((stop_early or {}).get(name, G) + 1):
+            rows.write_row(tmp_path / "metrics", {
+                **cell.to_dict(), "generation": g, "status": "ok", "n_real": 5, "n_synthetic": 5,
+                "train_loss": 1.0, "kl": 0.1 + (0.5 * g if rising else 0.0), "variance": 1.0 - 0.1 * g}, schema)
+    return cfg, ids
+
+
+def test_report_on_a_partial_sweep(tmp_path):
+    _, ids = make_run(tmp_path, skip=["accumulate/1.0/s1"], stop_early={"none/0.0/s1": 1})
+    paths = build_report(tmp_path, n_boot=50)
+
+    for name in ["time_to_collapse", "summary", "thresholds", "survival", "phase_diagram", "ttc_heatmap",
+                 "survival_plot", "heatmap_kl", "metric_kl", "metric_variance", "report"]:
+        assert paths[name].is_file() and paths[name].stat().st_size > 0, name
+    assert "metric_loglik" not in paths  # never written: nothing to plot
+
+    ttc = pd.read_csv(paths["time_to_collapse"]).set_index("chain_id")
+    assert list(ttc.columns[:4]) == ["ratio", "seed", "mitigation", "time_to_collapse"]
+    assert {"censored", "collapsed", "last_generation", "complete", "diverged"} <= set(ttc.columns)
+    assert len(ttc) == 11  # 12 cells, one not started
+    running = ttc.loc[ids["none/0.0/s1"]]
+    assert (running.time_to_collapse, running.censored, running.complete) == (1, True, False)
+    assert ttc.loc[ids["none/1.0/s0"], "time_to_collapse"] == 2 and ttc.loc[ids["none/1.0/s0"], "collapsed"]
+    assert ttc.loc[ids["accumulate/0.5/s0"], "time_to_collapse"] == G and ttc.loc[ids["accumulate/0.5/s0"], "censored"]
+
+    summary = pd.read_csv(paths["summary"])
+    assert list(summary.columns[:2]) == ["ratio", "mitigation"] and len(summary) == 6
+    missing = summary[(summary.ratio == 1.0) & (summary.mitigation == "accumulate")].iloc[0]
+    assert (missing.n_chains, missing.n_expected) == (1, 2)
+
+    thresholds = pd.read_csv(paths["thresholds"]).set_index("mitigation")
+    assert {"threshold", "ci_low", "ci_high", "flag", "text"} <= set(thresholds.columns)
+    assert 0.0 < thresholds.loc["none", "threshold"] < 0.5
+    assert thresholds.loc["accumulate", "flag"] == "none_collapsed"
+
+    html = paths["report"].read_text(encoding="utf-8")
+    assert paths["report"] == tmp_path / "report.html"
+    images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
+    assert len(images) >= 6 and all(base64.b64decode(i)[:8] == b"\x89PNG\r\n\x1a\n" for i in images)
+    assert "11 of 12 started" in html and "partial sweep" in html and "Collapse threshold" in html
+    assert "kl&gt;=1" in html and "images_per_generation: 10" in html  # criterion and config shown
+
+
+def test_report_on_an_empty_sweep(tmp_path):
+    make_run(tmp_path, write=False)
+    paths = build_report(tmp_path)
+    html = paths["report"].read_text(encoding="utf-8")
+    assert "No rows yet" in html and "12 chains" in html
+    assert "phase_diagram" not in paths
+    ttc = pd.read_csv(paths["time_to_collapse"])
+    assert ttc.empty and {"chain_id", "ratio", "seed", "mitigation", "time_to_collapse", "censored"} <= set(ttc.columns)
+    assert pd.read_csv(paths["summary"])["n_chains"].eq(0).all()  # every cell listed, none started
+    assert "no rows yet (0 of 12 chains started)" in summary_text(tmp_path)
+
+
+def test_summary_text_marks_censored_medians(tmp_path):
+    make_run(tmp_path)
+    text = summary_text(tmp_path)
+    lines = text.splitlines()
+    assert lines[0] == "collapse: kl>=1  (kl ≥ 1)"
+    table = lines[2:6]
+    assert table[0].split() == ["ratio", "accumulate", "none"]
+    assert table[1].split() == ["0", f"{G}+", f"{G}+"]
+    assert table[3].split() == ["1", f"{G}+", "2"]
+    assert "none: " in text and "accumulate: > 1 (none collapsed)" in text
+
+
+def test_criterion_override_and_errors(tmp_path):
+    make_run(tmp_path)
+    paths = build_report(tmp_path, "kl>=3x", n_boot=10, metrics=["kl"])  # 3 x 0.1: from generation 1
+    ttc = pd.read_csv(paths["time_to_collapse"])
+    assert ttc[(ttc.mitigation == "none") & (ttc.ratio == 1.0)]["time_to_collapse"].tolist() == [1, 1]
+    assert "kl ≥ 3 × generation 0" in paths["report"].read_text(encoding="utf-8")
+    with pytest.raises(ValueError, match="unknown metric column 'fid'"):
+        build_report(tmp_path, "fid>=2x")
+    with pytest.raises(ValueError, match="unknown metric column"):
+        build_report(tmp_path, metrics=["nope"])
+    with pytest.raises(FileNotFoundError, match="no config.yaml"):
+        build_report(tmp_path / "elsewhere")
+
+
+def test_report_when_the_only_chain_failed_before_generation_zero(tmp_path):
+    cfg, ids = make_run(tmp_path, write=False)
+    rows.write_row(tmp_path / "metrics", {**grid.cells(cfg)[0].to_dict(), "generation": 0, "status": "failed",
+                                          "error": "boom"}, rows.schema(cfg))
+    assert "No rows yet" in build_report(tmp_path)["report"].read_text(encoding="utf-8")
+    assert "no rows yet" in summary_text(tmp_path)
