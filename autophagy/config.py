@@ -76,7 +76,7 @@ class SamplingConfig:
 class CollapseConfig:
     """When a chain counts as collapsed; re-appliable afterwards by the analysis."""
 
-    metric: str = "fid"
+    metric: Optional[str] = None  # None: the backend's first metric (digits: fid, gmm: kl)
     mode: Literal["relative", "absolute"] = "relative"  # relative: threshold x generation 0's value
     threshold: float = 2.0
     direction: Literal["up", "down"] = "up"  # up: larger is worse (FID); down: smaller is worse
@@ -273,6 +273,11 @@ def from_dict(raw: dict, source: str = "<sweep>", overrides: dict | None = None)
         raw = dict(raw, model=build(model_cls, raw.get("model") or {}, "model."))
         cfg = build(SweepConfig, raw, "")
         cfg = dataclasses.replace(cfg, grid=grid.validate_axes(cfg))
+        metrics = cfg.model.metric_names()
+        if cfg.collapse.metric is None:
+            cfg = dataclasses.replace(cfg, collapse=dataclasses.replace(cfg.collapse, metric=metrics[0]))
+        _check(cfg.collapse.metric in metrics, "collapse.metric",
+               f"{cfg.collapse.metric!r} is not a metric of backend {backend_name} (its metrics: {', '.join(metrics)})")
     except ConfigError as err:
         raise ConfigError(f"{source}: {err}") from None
     return cfg

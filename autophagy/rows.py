@@ -26,7 +26,6 @@ STATUSES = ("ok", "diverged", "failed")
 
 def schema(cfg) -> pa.Schema:
     """The columns of every row of this sweep, fixed before any chain runs."""
-    from autophagy.backends import backend_class
     from autophagy.chain import TIMINGS
 
     def arrow_type(values) -> pa.DataType:
@@ -36,7 +35,7 @@ def schema(cfg) -> pa.Schema:
     fields += [(axis, arrow_type(values)) for axis, values in cfg.grid.items() if axis not in ("ratio", "seed", "mitigation")]
     fields += [("generation", pa.int64()), ("status", pa.string()), ("error", pa.string()),
                ("n_real", pa.int64()), ("n_synthetic", pa.int64()), ("train_loss", pa.float64())]
-    fields += [(m, pa.float64()) for m in backend_class(cfg.backend).metric_names(cfg)]
+    fields += [(m, pa.float64()) for m in cfg.model.metric_names()]
     fields += [(t, pa.float64()) for t in TIMINGS]
     return pa.schema(fields)
 

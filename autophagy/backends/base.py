@@ -20,10 +20,11 @@ class Backend(ABC):
     needs_torch = True  # False lets a chain's worker skip importing torch (about 2 s)
 
     @classmethod
-    @abstractmethod
     def metric_names(cls, cfg: Any) -> tuple[str, ...]:
         """Every metric `evaluate` returns, in order. They fix the Parquet schema before any chain
-        runs, so a diverged or failed generation's row holds nulls in the same columns."""
+        runs, so a diverged or failed generation's row holds nulls in the same columns. Declared by
+        the backend's (light) model config, so that validating a sweep needs no torch."""
+        return cfg.model.metric_names()
 
     def __init__(self, cfg: Any, assets: dict[str, bytes], device: str = "cpu"):
         """`cfg` is the cell's SweepConfig; `assets` what `prepare` returned (shared by all chains)."""

@@ -28,6 +28,10 @@ class GMMModelConfig:
     pool: int = 2000  # real points available for training (the held-out set is data.holdout)
     em_iterations: int = 100
 
+    def metric_names(self) -> tuple[str, ...]:
+        per_component = tuple(f"variance_c{k}" for k in range(self.components))
+        return ("kl", "variance", "loglik", "sample_variance") + per_component
+
     def validate(self, where: str) -> None:
         _check(self.components >= 1, f"{where}.components", "must be >= 1")
         _check(self.std > 0, f"{where}.std", "must be positive")
@@ -44,11 +48,6 @@ class GMMBackend(Backend):
         angles = 2 * np.pi * np.arange(m.components) / m.components
         self.true_means = m.radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
         self.gm = None  # the fitted sklearn GaussianMixture
-
-    @classmethod
-    def metric_names(cls, cfg) -> tuple[str, ...]:
-        per_component = tuple(f"variance_c{k}" for k in range(cfg.model.components))
-        return ("variance", "loglik", "kl", "sample_variance") + per_component
 
     # -------------------------------------------------------------- the true distribution
 
