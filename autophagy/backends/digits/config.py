@@ -1,0 +1,68 @@
+"""The `model:` section of a `digits` sweep. Light on purpose: validating a sweep file imports
+this module, and it must not pull in torch (about 2 s)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from autophagy.config import ConfigError
+
+# Leaf module names of the conv-only UNet that LoRA can wrap (`unet.py` builds it). Anything else
+# would only fail later, inside peft, with no hint of the config field.
+LORA_TARGETS = ("conv1", "conv2", "time_emb_proj", "conv_shortcut", "conv", "conv_in", "conv_out",
+                "linear_1", "linear_2")
+BETA_SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2")
+
+
+@dataclass(frozen=True)
+class DigitsModelConfig:
+    # (8, 16): 41k parameters, 30 train steps/s at batch 64 on one CPU thread, and after 800
+    # pretraining steps as good as (16, 32) after 1500 (FID 8 vs 7, class agreement 0.97 vs 0.97
+    # at CFG 1.5) at 1.6x the speed; (32, 64) trains 3.5x slower than (8, 16).
+    channels: tuple[int, ...] = (8, 16)
+    layers_per_block: int = 1
+    norm_groups: int = 4
+    train_timesteps: int = 1000
+    beta_schedule: str = "squaredcos_cap_v2"  # FID 8 at CFG 1.5 after pretraining; "linear" 17
+    # 800 steps x 128 images: 30-45 s on one thread (plus 4 s for the classifier). A cosine decay of the rate did worse
+    # at this budget (FID 34 vs 16 at 600 steps); 1000 steps or lr 4e-3 gained nothing.
+    pretrain_steps: int = 800
+    pretrain_batch_size: int = 128
+    pretrain_lr: float = 2e-3
+    pretrain_cond_drop: float = 0.1  # the base model must know the null class for CFG
+    pretrain_seed: int = 0  # a different base model (and classifier) per value
+    # conv2 alone, rank 8: finetune 2.7 s (conv1+conv2: 4.0 s, full: 2.8 s), state 33 kB (78 kB;
+    # full 163 kB), and 6 generations on its own samples still raise FID 8x (9.2 -> 74; conv1+conv2
+    # 9.4 -> 85, full 9.8 -> 118).
+    lora_targets: tuple[str, ...] = ("conv2",)
+    classifier_steps: int = 1500  # 96 % held-out accuracy, about 4 s; 3000 steps gain nothing
+    classifier_hidden: int = 128  # width of the feature layer FID/KID/precision/recall use
+
+    def metric_names(self) -> tuple[str, ...]:
+        # fid first: the default collapse metric. DigitsBackend.evaluate says what each one means.
+        return ("fid", "kid", "precision", "recall", "class_agreement", "class_coverage",
+                "pairwise_l2", "sample_std", "nearest_train_l2")
+
+    def validate(self, where: str) -> None:
+        def check(ok: bool, name: str, message: str) -> None:
+            if not ok:
+                raise ConfigError(f"{where}.{name}: {message}")
+
+        check(1 <= len(self.channels) <= 4, "channels", "needs 1 to 4 entries (each halves the 8x8 image)")
+        check(self.norm_groups > 0, "norm_groups", "must be positive")
+        for c in self.channels:
+            check(c > 0 and c % self.norm_groups == 0, "channels",
+                  f"{c} is not a positive multiple of norm_groups={self.norm_groups}")
+        check(self.layers_per_block >= 1, "layers_per_block", "must be >= 1")
+        check(self.train_timesteps >= 2, "train_timesteps", "must be >= 2")
+        check(self.beta_schedule in BETA_SCHEDULES, "beta_schedule",
+              f"must be one of {', '.join(BETA_SCHEDULES)}, got {self.beta_schedule!r}")
+        check(self.pretrain_steps >= 1, "pretrain_steps", "must be >= 1")
+        check(self.pretrain_batch_size >= 1, "pretrain_batch_size", "must be >= 1")
+        check(self.pretrain_lr > 0, "pretrain_lr", "must be positive")
+        check(0 <= self.pretrain_cond_drop < 1, "pretrain_cond_drop", "must be in [0, 1)")
+        check(len(self.lora_targets) > 0, "lora_targets", "must name at least one module")
+        for t in self.lora_targets:
+            check(t in LORA_TARGETS, "lora_targets", f"unknown module {t!r} (known: {', '.join(LORA_TARGETS)})")
+        check(self.classifier_steps >= 1, "classifier_steps", "must be >= 1")
+        check(self.classifier_hidden >= 2, "classifier_hidden", "must be >= 2")

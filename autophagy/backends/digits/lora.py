@@ -1,0 +1,54 @@
+"""LoRA adapters on the UNet through peft. `UNet2DModel` has no `add_adapter`, so peft injects
+the layers directly; the base weights are frozen and only the adapter trains."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from peft import LoraConfig, get_peft_model_state_dict, inject_adapter_in_model, set_peft_model_state_dict
+from peft.tuners.lora import LoraLayer
+
+ADAPTER = "default"
+
+
+def inject(unet: torch.nn.Module, rank: int, alpha: float | None, targets: tuple[str, ...]) -> None:
+    config = LoraConfig(r=rank, lora_alpha=rank if alpha is None else alpha, target_modules=list(targets))
+    # peft initialises A from torch's global generator; `reset` redraws it from a seed anyway.
+    with torch.random.fork_rng(devices=[]):
+        inject_adapter_in_model(config, unet, adapter_name=ADAPTER)
+
+
+def reset(unet: torch.nn.Module, seed: int) -> None:
+    """A fresh adapter: B = 0 (so the model equals its base) and A redrawn from `seed`."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for module in unet.modules():
+            if isinstance(module, LoraLayer):
+                module.reset_lora_parameters(ADAPTER, True)
+
+
+def merged_copy(unet: torch.nn.Module) -> torch.nn.Module:
+    """A copy with each adapter folded into its base weight, for sampling: unmerged, every wrapped
+    conv runs two more convs, and sampling 500 digits took 3.9 s instead of 2.5 s. A copy, because
+    merge-then-unmerge would leave the chain's own base weights off by rounding."""
+    merged = copy.deepcopy(unet)
+    for module in merged.modules():
+        if isinstance(module, LoraLayer):
+            module.merge()
+    return merged
+
+
+def state(unet: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return get_peft_model_state_dict(unet, adapter_name=ADAPTER)
+
+
+def load(unet: torch.nn.Module, tensors: dict[str, torch.Tensor]) -> None:
+    expected = set(state(unet))
+    if set(tensors) != expected:
+        extra, missing = sorted(set(tensors) - expected), sorted(expected - set(tensors))
+        raise ValueError(f"LoRA state does not fit this model (model.lora_targets or finetune.lora_rank "
+                         f"changed?): missing {missing[:3]}, unexpected {extra[:3]}")
+    result = set_peft_model_state_dict(unet, tensors, adapter_name=ADAPTER)
+    if result.unexpected_keys:
+        raise ValueError(f"LoRA state: unexpected keys {result.unexpected_keys[:3]}")
