@@ -36,14 +36,19 @@ def _timed(timings: dict, key: str):
 
 class Chain:
     def __init__(self, cfg, cell: Cell, backend: Backend):
-        self.cfg, self.cell, self.backend = cfg, cell, backend
-        self.policy = mitigations.parse(cell.mitigation)
+        self.policy = mitigations.parse(cell.mitigation, cfg.mitigation_params)
+        # ReDiFine changes the finetune's condition drop and the CFG schedule. The backend was built
+        # from the cell's config and reads those fields at each call, so it gets the chain's.
+        self.cfg, self.cell, self.backend = self.policy.configure(cfg), cell, backend
+        backend.cfg = self.cfg
         pool, _ = backend.real_data()
         n = cfg.images_per_generation
         if n > len(pool):
             raise DataError(f"images_per_generation={n} but the real training pool holds only {len(pool)} images")
-        # The chain's own real images, fixed for its whole life (the "synthetic augmentation" loop).
-        self.real = pool.take(np.sort(seeding.rng(cell.seed, "data").choice(len(pool), n, replace=False)))
+        if self.policy.real_from == "fresh":  # fresh_data: each generation draws from the whole pool
+            self.real = pool
+        else:  # the chain's own real images, fixed for its whole life (the "synthetic augmentation" loop)
+            self.real = pool.take(np.sort(seeding.rng(cell.seed, "data").choice(len(pool), n, replace=False)))
         self.history: dict[int, Samples] = {}  # generation -> its samples, as far as the policy needs them
         self.next_generation = 0
         self.diverged = False
@@ -57,16 +62,20 @@ class Chain:
         timings = dict.fromkeys(TIMINGS, 0.0)
         with _timed(timings, "seconds_build"):
             train, source = mixing.build_training_set(
-                g, self.cell.ratio, n, self.real, self.history, self.policy, seeding.rng(seed, "data", g))
+                g, self.cell.ratio, n, self.real, self.history, self.policy, seeding.rng(seed, "data", g),
+                mixing=self.cfg.mixing, features=self._selection_space(), select_rng=seeding.rng(seed, "select", g))
         with _timed(timings, "seconds_finetune"):
             fit = self.backend.finetune(train, seeding.int_seed(seed, "train", g))
         metrics = dict.fromkeys(self.backend.metric_names(self.cfg), math.nan)
         self.diverged = not math.isfinite(fit["loss"])
         if not self.diverged:
             with _timed(timings, "seconds_sample"):
-                samples = self.backend.sample(n, seeding.int_seed(seed, "sample", g))
+                samples = self.backend.sample(self.policy.samples_per_generation(n), seeding.int_seed(seed, "sample", g))
             with _timed(timings, "seconds_evaluate"):
-                metrics.update(self.backend.evaluate(samples, train, seeding.int_seed(seed, "eval", g)))
+                # The first N: a selection's extra candidates feed the next training set, but the
+                # model is scored on as many samples as every other chain's.
+                shown = samples.take(np.arange(n)) if len(samples) > n else samples
+                metrics.update(self.backend.evaluate(shown, train, seeding.int_seed(seed, "eval", g)))
             self._remember(g, samples)
         self.next_generation = g + 1
         return {
@@ -80,6 +89,11 @@ class Chain:
             **{k: float(v) for k, v in metrics.items()},
             **timings,
         }
+
+    def _selection_space(self):
+        """The selection's vectors: None for flat pixels (mixing's default), else the backend's features."""
+        select = self.policy.select
+        return self.backend.features if select is not None and select.space == "features" else None
 
     def _remember(self, g: int, samples: Samples) -> None:
         self.history[g] = samples

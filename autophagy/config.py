@@ -37,9 +37,32 @@ def _check(ok: bool, where: str, message: str) -> None:
 class DataConfig:
     path: Optional[str] = None  # where the backend reads real images; digits ships its own
     holdout: int = 500  # real images kept out of every training set, for evaluation
+    # Off-target evaluation (Bohacek & Farid: prompts never retrained degrade too): class ids that
+    # no chain ever trains on (its real images and samples use the other classes), but that every
+    # generation samples and scores in `offtarget_*` columns. The base model still knows them.
+    eval_only_classes: tuple[int, ...] = ()
 
     def validate(self, where: str) -> None:
         _check(self.holdout > 0, f"{where}.holdout", "must be positive")
+        _check(all(c >= 0 for c in self.eval_only_classes), f"{where}.eval_only_classes", "class ids must be >= 0")
+        _check(len(set(self.eval_only_classes)) == len(self.eval_only_classes), f"{where}.eval_only_classes",
+               f"duplicate class ids in {list(self.eval_only_classes)}")
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """Parameters of the per-generation metrics (autophagy/metrics/)."""
+
+    entropy_k: int = 5  # Kozachenko-Leonenko neighbour; Shi et al.'s public code uses 5
+    memorization_threshold: float = 1 / 3  # nearest < threshold x second-nearest training distance: a copy
+    # Pairwise distances per class beyond this many samples are computed on a seeded subsample of
+    # it (pairs grow as n^2: 1000 samples are 499,500 pairs, about 10 ms at 64 pixels).
+    pairwise_max: int = 1000
+
+    def validate(self, where: str) -> None:
+        _check(self.entropy_k >= 1, f"{where}.entropy_k", "must be >= 1")
+        _check(0 < self.memorization_threshold <= 1, f"{where}.memorization_threshold", "must be in (0, 1]")
+        _check(self.pairwise_max >= 2, f"{where}.pairwise_max", "must be >= 2 (a pair)")
 
 
 @dataclass(frozen=True)
@@ -65,11 +88,16 @@ class FinetuneConfig:
 @dataclass(frozen=True)
 class SamplingConfig:
     steps: int = 20
-    cfg_scale: float = 2.0  # 1.0 = plain conditional sampling
+    cfg_scale: float = 2.0  # 1.0 = plain conditional sampling; at the first sampling step if scheduled
+    # How the CFG scale moves over the sampling steps, from cfg_scale at the first (noisiest) step
+    # to cfg_end at the last: constant (cfg_end unused), linear, or cosine (half a cosine period).
+    cfg_schedule: Literal["constant", "linear", "cosine"] = "constant"
+    cfg_end: float = 1.0
 
     def validate(self, where: str) -> None:
         _check(self.steps > 0, f"{where}.steps", "must be positive")
         _check(self.cfg_scale >= 0, f"{where}.cfg_scale", "must be >= 0")
+        _check(self.cfg_end >= 0, f"{where}.cfg_end", "must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -104,6 +132,84 @@ class ResourcesConfig:
             _check(self.max_concurrent > 0, f"{where}.max_concurrent", "must be positive")
 
 
+# Parameters of the mitigations (autophagy/mitigations/), one sub-section each; used only by
+# chains whose `mitigation` names that part. Any field can be an extra grid axis by dotted key
+# (`mitigation_params.healing.after: [2, 3]`).
+
+
+@dataclass(frozen=True)
+class RedifineConfig:
+    """ReDiFine (Yoon et al., seeds/002): condition-drop finetuning plus a decaying CFG scale.
+    The paper's values were not found (RESEARCH.md); these defaults are our choice."""
+
+    # 0.2, the top of the 0.1-0.2 range usually quoted: twice the baseline's finetune.cond_drop,
+    # so that the drop itself differs from the plain loop and is not a no-op.
+    cond_drop: float = 0.2
+    # cosine from sampling.cfg_scale down to 1: the early, coarse steps (class identity, layout)
+    # stay guided almost as strongly as the baseline, and the late, detail steps are left to the
+    # plain conditional model, where a high scale adds the high-frequency artifacts Yoon et al.
+    # blame for collapse. 1, not below: w < 1 pushes samples away from their class.
+    cfg_schedule: Literal["constant", "linear", "cosine"] = "cosine"
+    cfg_end: float = 1.0
+
+    def validate(self, where: str) -> None:
+        _check(0 <= self.cond_drop < 1, f"{where}.cond_drop", "must be in [0, 1)")
+        _check(self.cfg_end >= 0, f"{where}.cfg_end", "must be >= 0")
+
+
+@dataclass(frozen=True)
+class GreedyConfig:
+    """Greedy Selection (Shi et al., seeds/003): farthest-point choice of the synthetic share."""
+
+    pool_factor: float = 2.0  # m: each generation samples round(m*N) candidates; the paper uses 2 or 5
+    # pixels, not the backend's features: the digits features are the evaluation classifier's,
+    # the space FID is measured in, and selecting there would optimise the yardstick itself.
+    space: Literal["pixels", "features"] = "pixels"
+
+    def validate(self, where: str) -> None:
+        _check(self.pool_factor >= 1, f"{where}.pool_factor", "must be >= 1 (1 keeps every candidate)")
+
+
+@dataclass(frozen=True)
+class ThresholdDecayConfig:
+    """Threshold Decay Filter (Shi et al., seeds/003): accept candidates farther than tau from
+    every accepted one, tau *= decay after each pass."""
+
+    pool_factor: float = 2.0
+    space: Literal["pixels", "features"] = "pixels"
+    # None: the median pairwise distance of the candidate pool. The public code's fixed tau0 (2000
+    # on CIFAR pixels, 60 on DINOv2 features) has no meaning at another scale; the median starts
+    # strict (a first pass accepts a few spread-out candidates) and needs no tuning per backend.
+    tau0: Optional[float] = None
+    decay: float = 0.95  # the public code's value (0.8 for features under accumulate)
+
+    def validate(self, where: str) -> None:
+        _check(self.pool_factor >= 1, f"{where}.pool_factor", "must be >= 1 (1 keeps every candidate)")
+        _check(self.tau0 is None or self.tau0 > 0, f"{where}.tau0", "must be positive (or null: from the pool)")
+        _check(0 < self.decay < 1, f"{where}.decay", "must be in (0, 1)")
+
+
+@dataclass(frozen=True)
+class HealingConfig:
+    """Healing (Bohacek & Farid, seeds/001): after generation `after`, `generations` generations
+    train on real images only; then the loop resumes at its ratio."""
+
+    after: int = 3  # h: at the demo's 6 generations, 3 poisoned then 3 healing
+    generations: int = 3  # k
+
+    def validate(self, where: str) -> None:
+        _check(self.after >= 1, f"{where}.after", "must be >= 1 (at least one generation on synthetic data)")
+        _check(self.generations >= 1, f"{where}.generations", "must be >= 1")
+
+
+@dataclass(frozen=True)
+class MitigationParams:
+    redifine: RedifineConfig = RedifineConfig()
+    greedy: GreedyConfig = GreedyConfig()
+    threshold_decay: ThresholdDecayConfig = ThresholdDecayConfig()
+    healing: HealingConfig = HealingConfig()
+
+
 # The grid's fixed axes; any other scalar field may be an extra axis, by its dotted key.
 CORE_AXES = ("ratio", "seed", "mitigation")
 # Fields that shape the sweep itself, not a chain, and so cannot be an axis.
@@ -119,8 +225,13 @@ class SweepConfig:
     grid: dict = field(default_factory=dict)  # axis -> tuple of values (ratio, seed, mitigation, ...)
     data: DataConfig = DataConfig()
     model: Any = None  # the backend's own ModelConfig dataclass
+    # How `ratio` reads: share = the synthetic share of a training set of N (Bohacek & Farid);
+    # bertrand = all N real images plus round(ratio*N) synthetic ones (Bertrand et al. 2024's lambda).
+    mixing: Literal["share", "bertrand"] = "share"
     finetune: FinetuneConfig = FinetuneConfig()
     sampling: SamplingConfig = SamplingConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    mitigation_params: MitigationParams = MitigationParams()
     collapse: CollapseConfig = CollapseConfig()
     resources: ResourcesConfig = ResourcesConfig()
     retries: int = 2  # per chain, each resuming from its last finished generation
@@ -130,6 +241,11 @@ class SweepConfig:
         _check(self.generations >= 1, "generations", "must be >= 1")
         _check(self.images_per_generation >= 2, "images_per_generation", "must be >= 2")
         _check(self.retries >= 0, "retries", "must be >= 0")
+        names = self.grid.get("mitigation") if isinstance(self.grid, dict) else None
+        healing = isinstance(names, (list, tuple)) and any("healing" in str(m).split("+") for m in names)
+        _check(not healing or self.mitigation_params.healing.after < self.generations,
+               "mitigation_params.healing.after",
+               f"must be < generations={self.generations}, or the healing chains never heal")
 
     def to_dict(self) -> dict:
         return _plain(dataclasses.asdict(self))
@@ -273,7 +389,7 @@ def from_dict(raw: dict, source: str = "<sweep>", overrides: dict | None = None)
         raw = dict(raw, model=build(model_cls, raw.get("model") or {}, "model."))
         cfg = build(SweepConfig, raw, "")
         cfg = dataclasses.replace(cfg, grid=grid.validate_axes(cfg))
-        metrics = cfg.model.metric_names()
+        metrics = cfg.model.metric_names(cfg)
         if cfg.collapse.metric is None:
             cfg = dataclasses.replace(cfg, collapse=dataclasses.replace(cfg.collapse, metric=metrics[0]))
         _check(cfg.collapse.metric in metrics, "collapse.metric",

@@ -111,5 +111,10 @@ def cells(cfg: SweepConfig) -> list[Cell]:
 
 
 def cell_config(cfg: SweepConfig, cell: Cell) -> SweepConfig:
-    """The sweep config as this chain sees it: extra axis values applied."""
-    return with_overrides(cfg, dict(cell.extra)) if cell.extra else cfg
+    """The sweep config as this chain sees it: extra axis values applied, then what its mitigation
+    changes in the config (ReDiFine's condition drop and CFG schedule), so that the backend is
+    built from the config its chain runs."""
+    from autophagy import mitigations
+
+    cfg = with_overrides(cfg, dict(cell.extra)) if cell.extra else cfg
+    return mitigations.parse(cell.mitigation, cfg.mitigation_params).configure(cfg)

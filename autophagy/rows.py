@@ -2,7 +2,8 @@
 
 Layout: DIR/metrics/<chain_id>.parquet, each holding that chain's rows sorted by generation, all
 with one schema (`schema(cfg)`): chain_id, ratio, seed, mitigation, <extra axes by dotted key>,
-generation, status ('ok', 'diverged' or 'failed'), error, n_real, n_synthetic, train_loss,
+generation, status ('ok', 'diverged' or 'failed'), error, worker (node IP and GPU share that ran
+it), n_real, n_synthetic, train_loss,
 <backend metrics>, seconds_*. `pandas.read_parquet(DIR/metrics)`, DuckDB
 (`read_parquet('DIR/metrics/*.parquet')`) and polars read it as one table.
 
@@ -33,9 +34,9 @@ def schema(cfg) -> pa.Schema:
 
     fields = [("chain_id", pa.string()), ("ratio", pa.float64()), ("seed", pa.int64()), ("mitigation", pa.string())]
     fields += [(axis, arrow_type(values)) for axis, values in cfg.grid.items() if axis not in ("ratio", "seed", "mitigation")]
-    fields += [("generation", pa.int64()), ("status", pa.string()), ("error", pa.string()),
+    fields += [("generation", pa.int64()), ("status", pa.string()), ("error", pa.string()), ("worker", pa.string()),
                ("n_real", pa.int64()), ("n_synthetic", pa.int64()), ("train_loss", pa.float64())]
-    fields += [(m, pa.float64()) for m in cfg.model.metric_names()]
+    fields += [(m, pa.float64()) for m in cfg.model.metric_names(cfg)]
     fields += [(t, pa.float64()) for t in TIMINGS]
     return pa.schema(fields)
 

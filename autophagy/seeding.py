@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-STREAMS = {"data": 0, "train": 1, "sample": 2, "eval": 3, "split": 4, "select": 5}
+STREAMS = {"data": 0, "train": 1, "sample": 2, "eval": 3, "split": 4, "select": 5, "grid": 6}
 
 
 def seed_sequence(seed: int, stream: str, generation: int | None = None) -> np.random.SeedSequence:

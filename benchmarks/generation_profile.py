@@ -12,6 +12,7 @@ import argparse
 import time
 
 import torch
+from threadpoolctl import threadpool_limits
 
 from autophagy import config, grid
 from autophagy.backends import backend_class
@@ -26,6 +27,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    threadpool_limits(args.threads)  # numpy's BLAS too, as Ray does for a chain (OMP_NUM_THREADS = its CPUs)
     cfg = config.load(args.sweep)
     cell = next(c for c in grid.cells(cfg) if c.ratio == args.ratio and c.mitigation == args.mitigation)
     cls = backend_class(cfg.backend)

@@ -2,11 +2,15 @@
 
 import base64
 import re
+import shutil
+import subprocess
 
+import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
-from autophagy import config, grid, rows
+from autophagy import config, grid, grids, rows
 from autophagy.analysis.report import build_report, summary_text
 
 G = 4
@@ -115,3 +119,28 @@ def test_report_when_the_only_chain_failed_before_generation_zero(tmp_path):
                                           "error": "boom"}, rows.schema(cfg))
     assert "No rows yet" in build_report(tmp_path)["report"].read_text(encoding="utf-8")
     assert "no rows yet" in summary_text(tmp_path)
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (`make test` installs it where it can)")
+def test_report_renders_in_headless_chromium(tmp_path):
+    """The self-contained page, sample grids included, opens in a real browser and its embedded
+    figures decode: a broken image would leave only grey alt text, never coloured pixels."""
+    _, ids = make_run(tmp_path)
+    strip = np.random.default_rng(0).integers(0, 256, (4, 1, 8, 8), dtype=np.uint8)
+    for chain_id in ids.values():
+        for g in range(G + 1):
+            grids.write(tmp_path, chain_id, g, grids.encode(strip))
+    page = build_report(tmp_path, n_boot=20)["report"]
+    shot = tmp_path / "shot.png"
+    subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                    f"--screenshot={shot}", "--window-size=1200,6000", page.as_uri()],
+                   check=True, capture_output=True, timeout=120)
+    pixels = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    coloured = (pixels.max(axis=2) - pixels.min(axis=2) > 60).mean()
+    assert coloured > 0.01, f"only {coloured:.2%} coloured pixels: the figures did not render"
+    dom = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", page.as_uri()],
+                         check=True, capture_output=True, text=True, timeout=120).stdout
+    assert "Samples, generation by generation" in dom and dom.count("<img") >= 6

@@ -160,3 +160,59 @@ def test_cli_validate_bad_file_exits_nonzero_naming_field(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "autophagy", "validate", str(path)], capture_output=True, text=True)
     assert proc.returncode == 2
     assert str(path) in proc.stderr and "grid.ratio[0]" in proc.stderr
+
+
+# ------------------------------------------------------------------ mitigation parameters, mixing
+
+MITIGATION_BAD = [
+    ("pool factor below one", _with(mitigation_params__greedy__pool_factor=0.5),
+     "mitigation_params.greedy.pool_factor: must be >= 1"),
+    ("unknown selection space", _with(mitigation_params__threshold_decay__space="latent"),
+     "mitigation_params.threshold_decay.space: must be one of"),
+    ("decay of one", _with(mitigation_params__threshold_decay__decay=1.0),
+     "mitigation_params.threshold_decay.decay: must be in (0, 1)"),
+    ("negative tau0", _with(mitigation_params__threshold_decay__tau0=-3), "mitigation_params.threshold_decay.tau0"),
+    ("unknown parameter", _with(mitigation_params__greedy__m=5), "mitigation_params.greedy.m: unknown key"),
+    ("unknown mitigation section", _with(mitigation_params__selection={}), "mitigation_params.selection: unknown key"),
+    ("redifine drop of one", _with(mitigation_params__redifine__cond_drop=1.0),
+     "mitigation_params.redifine.cond_drop: must be in [0, 1)"),
+    ("redifine unknown schedule", _with(mitigation_params__redifine__cfg_schedule="exp"),
+     "mitigation_params.redifine.cfg_schedule: must be one of"),
+    ("healing after zero", _with(mitigation_params__healing__after=0), "mitigation_params.healing.after: must be >= 1"),
+    ("healing for zero", _with(mitigation_params__healing__generations=0),
+     "mitigation_params.healing.generations: must be >= 1"),
+    ("healing never starts", _with(grid__mitigation=["none", "accumulate+healing"], mitigation_params__healing__after=3),
+     "mitigation_params.healing.after: must be < generations=3"),
+    ("unknown sampling schedule", _with(sampling__cfg_schedule="step"), "sampling.cfg_schedule: must be one of"),
+    ("negative cfg_end", _with(sampling__cfg_end=-1), "sampling.cfg_end: must be >= 0"),
+    ("unknown mixing", _with(mixing="lambda"), "mixing: must be one of 'share', 'bertrand'"),
+    ("conflicting mitigations", _with(grid__mitigation=["greedy+threshold_decay"]),
+     "grid.mitigation[0]: mitigation 'greedy+threshold_decay': threshold_decay conflicts with greedy"),
+    ("mitigation params axis out of range", _with(**{"grid__mitigation_params.greedy.pool_factor": [2, 0.5]}),
+     "grid.mitigation_params.greedy.pool_factor[1]: mitigation_params.greedy.pool_factor: must be >= 1"),
+]
+
+
+@pytest.mark.parametrize("what,raw,message", MITIGATION_BAD, ids=[b[0] for b in MITIGATION_BAD])
+def test_bad_mitigation_parameters_are_refused_naming_the_field(tmp_path, what, raw, message):
+    path = _write(tmp_path, raw)
+    with pytest.raises(config.ConfigError) as err:
+        config.load(path)
+    assert str(path) in str(err.value) and message in str(err.value)
+
+
+def test_mitigation_parameters_mixing_and_schedules_resolve(tmp_path):
+    raw = _with(mixing="bertrand", grid__mitigation=["none", "redifine", "accumulate+greedy", "healing"],
+                mitigation_params__greedy__pool_factor=5, mitigation_params__healing__after=2,
+                sampling__cfg_schedule="linear", **{"grid__mitigation_params.healing.generations": [1, 2]})
+    cfg = config.load(_write(tmp_path, raw))
+    assert cfg.mixing == "bertrand" and cfg.mitigation_params.greedy.pool_factor == 5.0
+    assert cfg.mitigation_params.healing.after == 2 and cfg.mitigation_params.threshold_decay.tau0 is None
+    assert cfg.sampling.cfg_schedule == "linear" and cfg.mitigation_params.redifine.cfg_schedule == "cosine"
+    cells = grid.cells(cfg)
+    assert {grid.cell_config(cfg, c).mitigation_params.healing.generations for c in cells} == {1, 2}
+    config.dump(cfg, tmp_path / "resolved.yaml")
+    assert config.load(tmp_path / "resolved.yaml") == cfg
+    over = config.parse_set(["mitigation_params.threshold_decay.tau0=12.5", "mixing=share"])
+    again = config.load(_write(tmp_path, raw), over)
+    assert again.mitigation_params.threshold_decay.tau0 == 12.5 and again.mixing == "share"

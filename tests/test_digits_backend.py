@@ -118,6 +118,35 @@ def test_sample_std_class_scores_and_nearest_train():
     assert metrics.class_coverage(predicted, y) == pytest.approx(2 / 3)
 
 
+def test_class_std_and_confidence():
+    x = np.array([0, 255, 0, 0], np.uint8).reshape(4, 1, 1, 1)
+    assert metrics.class_std(x, np.array([0, 0, 1, 1])) == pytest.approx((0.25, 0.0))  # std 0.5 and 0
+    logits = np.log(np.array([[0.9, 0.1], [0.5, 0.5], [0.2, 0.8]]))
+    # class 0: probabilities 0.9, 0.5 (mean 0.7); class 1: 0.8; mean of the classes
+    assert metrics.class_confidence(logits, np.array([0, 0, 1])) == pytest.approx(0.75)
+    assert metrics.class_agreement_min(np.array([0, 1, 1]), np.array([0, 0, 1])) == pytest.approx(0.5)
+
+
+def test_metric_settings_and_eval_only_classes_are_validated_at_load():
+    with pytest.raises(config.ConfigError, match="metrics.entropy_k"):
+        make_cfg(metrics={"entropy_k": 0})
+    with pytest.raises(config.ConfigError, match="metrics.memorization_threshold"):
+        make_cfg(metrics={"memorization_threshold": 1.5})
+    with pytest.raises(config.ConfigError, match="metrics.pairwise_max"):
+        make_cfg(metrics={"pairwise_max": 1})
+    with pytest.raises(config.ConfigError, match="metrics.entropy_k.*images_per_generation=50"):
+        make_cfg(metrics={"entropy_k": 50})
+    with pytest.raises(config.ConfigError, match=r"data.eval_only_classes.*\[10\]"):
+        make_cfg(data={"eval_only_classes": [3, 10]})
+    with pytest.raises(config.ConfigError, match="data.eval_only_classes.*every class"):
+        make_cfg(data={"eval_only_classes": list(range(10))})
+    with pytest.raises(config.ConfigError, match="data.eval_only_classes.*duplicate"):
+        make_cfg(data={"eval_only_classes": [3, 3]})
+    names = make_cfg(data={"eval_only_classes": [7]}).model.metric_names(make_cfg(data={"eval_only_classes": [7]}))
+    assert names[0] == "fid" and "offtarget_fid" in names and "offtarget_class_agreement" in names
+    assert not any(n.startswith("offtarget_") for n in make_cfg().model.metric_names(make_cfg()))
+
+
 # ------------------------------------------------------------------------------ prepare
 
 
@@ -125,7 +154,7 @@ def test_prepare_is_deterministic_and_leaves_global_rng_alone(cfg, assets):
     before = torch.get_rng_state()
     again = DigitsBackend.prepare(cfg)
     assert torch.equal(before, torch.get_rng_state())
-    assert set(again) == {"base.safetensors", "classifier.safetensors"}
+    assert set(again) == {"base.safetensors", "classifier.safetensors", "reference.safetensors"}
     assert again == assets
 
 
@@ -150,6 +179,29 @@ def test_generation_gives_finite_metrics_of_every_name(cfg, backend):
     result = backend.evaluate(samples, train, seed=3)
     assert tuple(result) == DigitsBackend.metric_names(cfg)
     assert all(math.isfinite(v) for v in result.values()), result
+    assert result == backend.evaluate(samples, train, seed=3)  # the eval seed fixes KID and subsamples
+    # The training set against itself: every sample a copy.
+    copies = backend.evaluate(train, train, seed=3)
+    assert copies["memorization_share"] == 1.0
+    assert copies["nearest_train_l2"] < 1e-6 and copies["generalization_score"] < 1e-3
+    assert copies["entropy_train_pixels"] == pytest.approx(copies["entropy_samples_pixels"])
+
+
+def test_eval_only_classes_stay_out_of_training_and_get_their_own_columns(assets):
+    cfg = make_cfg(data={"eval_only_classes": [3, 7]})
+    backend = DigitsBackend(cfg, assets)  # the same assets: the base model knows every class
+    pool, held_out = backend.real_data()
+    assert not np.isin(pool.y, [3, 7]).any() and np.isin(held_out.y, [3, 7]).any()
+    train = train_set(backend)
+    backend.finetune(train, seed=1)
+    samples = backend.sample(48, seed=2)
+    np.testing.assert_array_equal(np.bincount(samples.y, minlength=10), [6, 6, 6, 0, 6, 6, 6, 0, 6, 6])
+    result = backend.evaluate(samples, train, seed=3)
+    assert tuple(result) == DigitsBackend.metric_names(cfg)
+    assert all(math.isfinite(v) for v in result.values()), result
+    assert result["offtarget_fid"] != result["fid"]
+    assert backend.sample_classes == backend.train_classes  # evaluate's swap is undone
+    np.testing.assert_array_equal(backend.sample(48, seed=2).x, samples.x)
 
 
 def test_samples_follow_the_seed_and_not_the_global_rng(cfg, assets):

@@ -80,3 +80,33 @@ def test_mitigation_names_compose_and_fail_loudly():
                          ("accumulate+accumulate", "names a part twice"), ("", "a mitigation is a name")]:
         with pytest.raises(ValueError, match=message):
             mitigations.parse(bad)
+
+
+@pytest.mark.parametrize("n", [1, 7, 10, 100, 500])
+def test_bertrand_counts_keep_every_real_image_and_add_lambda_n(n):
+    for lam in np.linspace(0, 1, 41):
+        n_syn, n_real = mix_counts(float(lam), n, "bertrand")
+        assert n_real == n and n_syn == int(np.floor(lam * n + 0.5))
+    assert mix_counts(0.25, 10, "bertrand") == (3, 10)  # 2.5 rounds up, as in the share definition
+    with pytest.raises(ValueError, match="mixing must be one of share, bertrand"):
+        mix_counts(0.5, 10, "lambda")
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.1, 0.5, 1.0])
+def test_bertrand_training_set_counts_and_provenance(ratio):
+    real, n = _samples(40, 0), 40
+    train, source = build_training_set(2, ratio, n, real, {1: _samples(40, 2)}, mitigations.parse("none"),
+                                       np.random.default_rng(0), mixing="bertrand")
+    n_syn = int(np.floor(ratio * n + 0.5))
+    assert len(train) == n + n_syn and (source == -1).sum() == n and (source == 1).sum() == n_syn
+    assert np.array_equal(np.sort(train.x[source == -1, 0]), np.arange(40))  # every real image, once
+    assert np.all(train.y[source == 1] == 2)
+
+
+def test_bertrand_generation_zero_and_healing_are_real_only():
+    real = _samples(30, 0)
+    policy = mitigations.parse("healing")  # h = 3, k = 3 by default
+    for g, expected in [(0, 0), (3, 15), (4, 0), (6, 0), (7, 15)]:
+        _, source = build_training_set(g, 0.5, 30, real, {g - 1: _samples(30, 1)}, policy,
+                                       np.random.default_rng(g), mixing="bertrand")
+        assert (source >= 0).sum() == expected and (source == -1).sum() == 30, g

@@ -33,9 +33,10 @@ def test_every_chain_and_generation_has_exactly_one_row(smoke):
 def test_schema(smoke):
     cfg, out, _ = smoke
     df = rows.read_rows(out)
-    expected = {"chain_id", "ratio", "seed", "mitigation", "generation", "status", "error", "n_real", "n_synthetic",
-                "train_loss", "variance", "loglik", "kl", "sample_variance", "variance_c0", "variance_c1",
-                "seconds_build", "seconds_finetune", "seconds_sample", "seconds_evaluate", "seconds_checkpoint"}
+    expected = {"chain_id", "ratio", "seed", "mitigation", "generation", "status", "error", "worker", "n_real",
+                "n_synthetic", "train_loss", "seconds_build", "seconds_finetune", "seconds_sample",
+                "seconds_evaluate", "seconds_checkpoint", *cfg.model.metric_names()}
+    assert {"variance", "loglik", "kl", "sample_variance", "variance_c0", "variance_c1"} <= expected
     assert set(df.columns) == expected
     assert df.ratio.dtype == float and df.generation.dtype.kind == "i" and (df.status == "ok").all()
     by_cell = df.groupby("chain_id").first()

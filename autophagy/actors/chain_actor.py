@@ -12,15 +12,27 @@ import time
 
 import ray
 
-from autophagy import faults
+from autophagy import faults, grids, seeding
 
 
 @ray.remote
 class ChainActor:
     def __init__(self, cfg, cell, assets: dict[str, bytes], checkpoint_files: dict[str, bytes] | None = None):
+        context = ray.get_runtime_context()
+        gpus = ",".join(str(i) for i in ray.get_gpu_ids())
+        share = context.get_assigned_resources().get("GPU", 0)
+        # Where this chain runs, for its rows: a node IP and the GPU(s) with this chain's share of them.
+        self.worker = f"{ray.util.get_node_ip_address()} " + (f"GPU {gpus} x{share:g}" if gpus else "CPU")
+        self.reset(cfg, cell, assets, checkpoint_files)
+
+    def reset(self, cfg, cell, assets: dict[str, bytes], checkpoint_files: dict[str, bytes] | None = None) -> None:
+        """Take on another chain (a new cell, or the same one from a checkpoint). The trial reuses
+        its actor for the next chain on the same placement group: the process, its imports and its
+        CUDA context outlive one chain, which saves seconds per chain (benchmarks/sweep_efficiency.py)."""
         from autophagy.backends import backend_class
         from autophagy.chain import Chain
 
+        self.chain = None  # let the last chain's model go before the next one loads
         cls = backend_class(cfg.backend)
         device = "cpu"
         if cls.needs_torch:
@@ -29,8 +41,7 @@ class ChainActor:
             # One intra-op thread per CPU reserved for this chain: packed chains must not fight over cores.
             torch.set_num_threads(max(1, int(cfg.resources.cpus)))
             device = "cuda" if ray.get_gpu_ids() and torch.cuda.is_available() else "cpu"
-        backend = cls(cfg, assets, device)
-        self.chain = Chain(cfg, cell, backend)
+        self.chain = Chain(cfg, cell, cls(cfg, assets, device))
         if checkpoint_files:
             self.chain.restore(checkpoint_files, where=f"checkpoint of {cell.chain_id}")
 
@@ -40,11 +51,20 @@ class ChainActor:
     def finished(self) -> bool:
         return self.chain.finished
 
-    def step(self) -> tuple[dict, dict[str, bytes]]:
-        """Run the next generation; return its row and the checkpoint that follows it."""
+    def step(self) -> tuple[dict, dict[str, bytes], bytes | None]:
+        """Run the next generation; return its row, the checkpoint that follows it and its sample
+        grid (PNG, None when the backend has no images or the generation diverged)."""
         faults.inject(self.chain.cell.chain_id, self.chain.next_generation)
         row = self.chain.run_generation()
+        row["worker"] = self.worker
+        grid = None
+        backend = self.chain.backend
+        if backend.grid_images and row["status"] == "ok":
+            start = time.perf_counter()  # counted as sampling: it is sampling
+            fixed = backend.sample(backend.grid_images, seeding.int_seed(self.chain.cell.seed, "grid"))
+            grid = grids.encode(fixed.x)
+            row["seconds_sample"] += time.perf_counter() - start
         start = time.perf_counter()
         files = self.chain.checkpoint_files()
         row["seconds_checkpoint"] = time.perf_counter() - start
-        return row, files
+        return row, files, grid

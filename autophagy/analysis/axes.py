@@ -15,7 +15,7 @@ import pandas as pd
 from autophagy.config import CORE_AXES, NOT_AN_AXIS, SweepConfig
 
 # Columns the chain loop writes that are neither an axis nor something to plot.
-BOOKKEEPING = ("chain_id", "generation", "status", "error", "n_real", "n_synthetic")
+BOOKKEEPING = ("chain_id", "generation", "status", "error", "worker", "n_real", "n_synthetic")
 
 # Top-level scalar fields that could be an axis without a dot in their name (`generations` can't:
 # it shapes every chain's length, but the grid does not forbid it, so keep it here honestly).

@@ -6,7 +6,7 @@ Reads DIR/config.yaml and DIR/metrics (also mid-sweep) and writes
     DIR/analysis/summary.csv            one row per cell (every axis but seed), missing cells too
     DIR/analysis/thresholds.csv         collapse threshold per series (mitigation x extra axes)
     DIR/analysis/survival.csv           Kaplan–Meier curve per cell
-    DIR/analysis/*.png                  phase diagram, heatmaps, survival, metric curves
+    DIR/analysis/*.png                  phase diagram, heatmaps, survival, metric curves, sample grids
     DIR/report.html                     all of it in one self-contained page
 
 The collapse criterion is the sweep's own (`collapse:` in the config) unless one is given, as a
@@ -26,6 +26,7 @@ from autophagy import config
 from autophagy.analysis import report_html as H
 from autophagy.analysis.axes import label, metric_columns
 from autophagy.analysis.criterion import describe_criterion, format_criterion, parse_criterion
+from autophagy.analysis.plots.image_grids import plot_image_grids
 from autophagy.analysis.plots.heatmaps import plot_metric_heatmap, plot_ttc_heatmap
 from autophagy.analysis.plots.metric_curves import plot_metric_curves
 from autophagy.analysis.plots.phase_diagram import plot_phase_diagram
@@ -92,6 +93,8 @@ def build_report(out_dir, criterion: CollapseConfig | str | None = None, *, n_bo
                             f"The sweep has {n_cells} chains; rebuild this report once they have started.")]
     else:
         paths.update(_figures(rows, ttc, summary, axes, G, crit, dest, seed, metrics))
+        if (grid_png := plot_image_grids(out_dir, ttc, axes, dest / "samples.png")) is not None:
+            paths["samples"] = grid_png
         body = _body(rows, ttc, summary, thresholds, axes, crit, n_cells, paths)
     body.append(H.section("Configuration", H.paragraph(f"{out_dir / 'config.yaml'}", "note"),
                           H.preformatted(yaml.safe_dump(cfg.to_dict(), sort_keys=False))))
@@ -168,6 +171,8 @@ def _body(rows, ttc, summary, thresholds, axes, crit, n_cells, paths) -> list[st
                               "fewer than half have collapsed).", "note"),
                   H.table(summary)),
         H.section("Metrics", H.image(paths[f"heatmap_{crit.metric}"], f"{crit.metric} heatmap"), *metric_images),
+        *([H.section("Samples, generation by generation", H.image(paths["samples"], "sample grids"))]
+          if "samples" in paths else []),
         H.section("Chains", H.table(ttc)),
     ]
 

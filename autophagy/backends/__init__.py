@@ -17,6 +17,7 @@ _REGISTRY = {
     # name: (model config dataclass, backend class)
     "gmm": ("autophagy.backends.gmm:GMMModelConfig", "autophagy.backends.gmm:GMMBackend"),
     "digits": ("autophagy.backends.digits.config:DigitsModelConfig", "autophagy.backends.digits.backend:DigitsBackend"),
+    "stable-diffusion": ("autophagy.backends.stable_diffusion.config:StableDiffusionModelConfig", "autophagy.backends.stable_diffusion.backend:StableDiffusionBackend"),
 }
 
 

@@ -8,6 +8,7 @@ and `state()` / `load_state()` around checkpoints. Seeds come from `autophagy.se
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -18,13 +19,17 @@ from autophagy.samples import Samples
 
 class Backend(ABC):
     needs_torch = True  # False lets a chain's worker skip importing torch (about 2 s)
+    # Images in each generation's sample grid (`sample(grid_images, seed)` with the same seed every
+    # generation: the same noise and labels, so generations compare). 0: the backend has no images.
+    grid_images = 0
 
     @classmethod
     def metric_names(cls, cfg: Any) -> tuple[str, ...]:
         """Every metric `evaluate` returns, in order. They fix the Parquet schema before any chain
         runs, so a diverged or failed generation's row holds nulls in the same columns. Declared by
-        the backend's (light) model config, so that validating a sweep needs no torch."""
-        return cfg.model.metric_names()
+        the backend's (light) model config, so that validating a sweep needs no torch; it gets the
+        whole sweep config, as columns may depend on other sections (digits: data.eval_only_classes)."""
+        return cfg.model.metric_names(cfg)
 
     def __init__(self, cfg: Any, assets: dict[str, bytes], device: str = "cpu"):
         """`cfg` is the cell's SweepConfig; `assets` what `prepare` returned (shared by all chains)."""
@@ -55,6 +60,11 @@ class Backend(ABC):
     def sample(self, n: int, seed: int) -> Samples:
         """n samples from the current model, in the same representation as the real data."""
 
+    def features(self, x: np.ndarray) -> np.ndarray:
+        """(N, D) float vectors of samples `x`, the `features` space of the selections (greedy,
+        threshold_decay). Default: the flattened values (pixels) as float32."""
+        return np.asarray(x, dtype=np.float32).reshape(len(x), -1)
+
     @abstractmethod
     def evaluate(self, samples: Samples, train: Samples, seed: int) -> dict[str, float]:
         """Metrics of this generation (keys: `metric_names`), against the held-out real set."""
@@ -66,3 +76,13 @@ class Backend(ABC):
     @abstractmethod
     def load_state(self, state: dict[str, np.ndarray]) -> None:
         """Inverse of `state`."""
+
+
+def fit_summary(losses: list[float]) -> dict[str, float]:
+    """What `finetune` returns from its per-step losses: the mean of the last 10 steps (single
+    batches at random timesteps vary by about 20 %), of the first 10, and the step count; a
+    non-finite last loss gives loss NaN, which marks the generation diverged."""
+    if not math.isfinite(losses[-1]):
+        return {"loss": math.nan, "steps": float(len(losses))}
+    return {"loss": float(np.mean(losses[-10:])), "loss_first": float(np.mean(losses[:10])),
+            "steps": float(len(losses))}

@@ -1,27 +1,49 @@
 """Mitigations, chosen by name on the `mitigation` grid axis; names compose with `+`.
 
-A mitigation is a function `apply(policy) -> policy` that switches on its part of the loop
-(where the synthetic share comes from, where the real share comes from, ...). The chain loop
-reads only the resulting `Policy`. Adding one is one new file and one line in REGISTRY.
+A mitigation is a function `apply(policy, params) -> policy` that switches on its part of the
+loop (where the synthetic share comes from, where the real share comes from, how the synthetic
+share is chosen, ...); `params` is the sweep's `mitigation_params:` section. The chain loop reads
+only the resulting `Policy`. Adding one is one new file and one line in REGISTRY.
+
+    none             replace: synthetic share from the last generation, real from the chain's fixed set
+    accumulate       synthetic share split evenly over every earlier generation
+    fresh_data       real share drawn afresh from the whole real pool each generation
+    redifine         condition-drop finetuning + a decaying CFG schedule (ReDiFine)
+    greedy           farthest-point selection of the synthetic share from m x as many samples
+    threshold_decay  threshold-decay selection of the synthetic share from m x as many samples
+    healing          generations h+1..h+k on real images only
+
+Parts that set the same knob conflict (greedy+threshold_decay, both choosing the synthetic share)
+and `none` stands alone; every other combination composes (accumulate+greedy+healing).
 """
 
 from __future__ import annotations
 
-from autophagy.mitigations import accumulate, none
-from autophagy.mitigations.policy import Policy
+from autophagy.mitigations import accumulate, fresh_data, greedy, healing, none, redifine, threshold_decay
+from autophagy.mitigations.policy import Policy, Selection
 
 REGISTRY = {
     "none": none.apply,
     "accumulate": accumulate.apply,
+    "fresh_data": fresh_data.apply,
+    "redifine": redifine.apply,
+    "greedy": greedy.apply,
+    "threshold_decay": threshold_decay.apply,
+    "healing": healing.apply,
 }
+
+__all__ = ["REGISTRY", "Policy", "Selection", "names", "parse"]
 
 
 def names() -> list[str]:
     return sorted(REGISTRY)
 
 
-def parse(name: str) -> Policy:
-    """`accumulate+greedy` -> the composed Policy; an unknown or conflicting name raises ValueError."""
+def parse(name: str, params=None) -> Policy:
+    """`accumulate+greedy` -> the composed Policy, with parameters from `params` (a
+    config.MitigationParams; None: the defaults). An unknown or conflicting name raises ValueError."""
+    from autophagy.config import MitigationParams  # late: config imports grid, which imports this
+
     if not isinstance(name, str) or not name:
         raise ValueError(f"a mitigation is a name such as 'none' or 'accumulate', got {name!r}")
     parts = name.split("+")
@@ -32,7 +54,11 @@ def parse(name: str) -> Policy:
         raise ValueError(f"mitigation {name!r} names a part twice")
     if "none" in parts and len(parts) > 1:
         raise ValueError(f"mitigation {name!r}: 'none' cannot be combined with others")
+    params = MitigationParams() if params is None else params
     policy = Policy()
     for part in parts:
-        policy = REGISTRY[part](policy)
+        try:
+            policy = REGISTRY[part](policy, params)
+        except ValueError as err:
+            raise ValueError(f"mitigation {name!r}: {err}") from None
     return policy

@@ -7,7 +7,7 @@ import dataclasses
 from autophagy.mitigations.policy import Policy
 
 
-def apply(policy: Policy) -> Policy:
+def apply(policy: Policy, params) -> Policy:
     if policy.synthetic_from != "last":
         raise ValueError("accumulate conflicts with another mitigation choosing the synthetic source")
     return dataclasses.replace(policy, synthetic_from="all")

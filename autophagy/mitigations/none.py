@@ -4,5 +4,5 @@ the chain's fixed real images."""
 from autophagy.mitigations.policy import Policy
 
 
-def apply(policy: Policy) -> Policy:
+def apply(policy: Policy, params) -> Policy:
     return policy

@@ -1,9 +1,43 @@
-"""The loop's knobs that mitigations turn. The default is the plain replace loop."""
+"""The loop's knobs that mitigations turn. The default is the plain replace loop.
+
+A `Policy` is everything the chain loop and `mixing.build_training_set` need to know about a
+cell's mitigation, its parameters (from the sweep's `mitigation_params:`) included.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, Optional
+
+import numpy as np
+
+from autophagy.mitigations import selection
+
+if TYPE_CHECKING:
+    from autophagy.config import RedifineConfig
+
+
+@dataclass(frozen=True)
+class Selection:
+    """How the synthetic share is chosen from a larger pool of candidates (seeds/003)."""
+
+    kind: Literal["greedy", "threshold_decay"]
+    pool_factor: float  # m: candidates per image chosen
+    space: Literal["pixels", "features"]
+    tau0: Optional[float] = None  # threshold_decay only; None: from the pool's own distances
+    decay: float = 0.95  # threshold_decay only
+
+    def candidates(self, count: int) -> int:
+        """round(m * count), half up, as every count in mixing.py."""
+        return int(math.floor(self.pool_factor * count + 0.5))
+
+    def choose(self, vectors: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+        """Indices of `count` of the rows of `vectors` (candidates as flat vectors)."""
+        if self.kind == "greedy":
+            return selection.farthest_point(vectors, count, rng)
+        return selection.threshold_decay(vectors, count, rng, self.tau0, self.decay)
 
 
 @dataclass(frozen=True)
@@ -11,3 +45,29 @@ class Policy:
     # Which generations the synthetic share is drawn from: the last one (replace, Bohacek & Farid)
     # or every earlier one in equal parts (accumulate, Shi et al.; Gerstgrasser et al.).
     synthetic_from: Literal["last", "all"] = "last"
+    # Where the real share is drawn from each generation: the chain's fixed N real images, or the
+    # whole real training pool afresh (the "fresh data" loop of Alemohammad et al.).
+    real_from: Literal["fixed", "fresh"] = "fixed"
+    select: Optional[Selection] = None  # None: a uniform random draw of the synthetic share
+    heal: Optional[tuple[int, int]] = None  # (h, k): generations h+1..h+k train on real images only
+    redifine: Optional["RedifineConfig"] = None  # ReDiFine's condition drop and CFG schedule; None: the sweep's own
+
+    def healing(self, generation: int) -> bool:
+        if self.heal is None:
+            return False
+        after, k = self.heal
+        return after < generation <= after + k
+
+    def samples_per_generation(self, n: int) -> int:
+        """How many samples a generation draws: N, or the m*N candidates a selection chooses from."""
+        return max(n, self.select.candidates(n)) if self.select else n
+
+    def configure(self, cfg):
+        """The sweep config as this policy's chains run it: ReDiFine replaces the finetune's
+        condition drop and the sampler's CFG schedule; every other policy leaves it as it is."""
+        if self.redifine is None:
+            return cfg
+        r = self.redifine
+        return dataclasses.replace(
+            cfg, finetune=dataclasses.replace(cfg.finetune, cond_drop=r.cond_drop),
+            sampling=dataclasses.replace(cfg.sampling, cfg_schedule=r.cfg_schedule, cfg_end=r.cfg_end))

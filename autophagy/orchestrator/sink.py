@@ -1,6 +1,6 @@
 """The Parquet sink: a Tune callback on the driver that writes each reported generation's row.
 
-Rows travel with Tune's results to the driver, so workers on any node need no shared filesystem.
+Rows (and each generation's sample grid, a small PNG: grids.py) travel with Tune's results to the driver, so workers on any node need no shared filesystem.
 Tune processes a result's checkpoint and its callbacks in the same step, before the experiment
 state that a resume starts from is saved, so a resumed sweep never skips a row; it may report a
 generation again, and `rows.write_row` replaces it (idempotent).
@@ -16,12 +16,13 @@ from pathlib import Path
 
 from ray import tune
 
-from autophagy import rows
+from autophagy import grids, rows
 
 
 class ParquetSink(tune.Callback):
     def __init__(self, out_dir: Path, cfg, chains: int, progress: bool = True):
-        self.metrics_dir = Path(out_dir) / "metrics"
+        self.out_dir = Path(out_dir)
+        self.metrics_dir = self.out_dir / "metrics"
         self.schema = rows.schema(cfg)
         self.generations, self.retries, self.metric = cfg.generations, cfg.retries, cfg.collapse.metric
         self.chains, self.progress = chains, progress
@@ -31,6 +32,8 @@ class ParquetSink(tune.Callback):
         row = result.get("row")
         if not row:
             return
+        if result.get("grid"):  # before the row: a row on disk means its grid is too
+            grids.write(self.out_dir, row["chain_id"], row["generation"], result["grid"])
         rows.write_row(self.metrics_dir, row, self.schema)
         value = row.get(self.metric, float("nan"))
         busy = sum(v for k, v in row.items() if k.startswith("seconds_"))

@@ -9,6 +9,7 @@ experiment directory (trial checkpoints, experiment state); `--resume` restores 
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -21,9 +22,11 @@ from autophagy.config import ConfigError
 from autophagy.orchestrator import assets, trial
 from autophagy.orchestrator.sink import ParquetSink
 
-# Every generation checkpoints, and Tune snapshots its experiment state each time a trial has
-# checkpointed `num_to_keep` times; that is by design here, so its warning is noise.
-os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+# The Parquet rows are the record; Tune's own JSON/CSV/TensorBoard copies of every result would
+# duplicate them (and the sample grids) in DIR/tune for nothing.
+os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+# ...after which the ResultGrid warns that it finds no result.json: we read the Parquet instead.
+logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
 
 
 def log(message: str) -> None:
@@ -88,7 +91,11 @@ def _tuner(cfg, out: Path, files: dict[str, bytes], resume: bool, progress: bool
             name="tune",
             storage_path=str(out),
             failure_config=tune.FailureConfig(max_failures=cfg.retries),
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+            # Every checkpoint is kept. With num_to_keep=K, Tune deletes a trial's oldest checkpoint
+            # as soon as the K+1th is registered, but snapshots its experiment state (what --resume
+            # reads) only afterwards: a driver killed in between leaves a state that points at a
+            # deleted checkpoint, and the chain cannot resume (seen in tests/test_faults.py).
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
             callbacks=[sink],
             verbose=0,
         ),

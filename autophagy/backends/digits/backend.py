@@ -24,32 +24,46 @@ import safetensors.torch
 import torch
 
 from autophagy import seeding
-from autophagy.backends.base import Backend
+from autophagy.backends.base import Backend, fit_summary
 from autophagy.backends.digits import classifier, data, diffusion, fidelity, lora, metrics, training, unet
+from autophagy.backends.digits.config import CLASSES, eval_only_classes
+from autophagy.metrics import distances, entropy, memorization
+from autophagy.metrics.fidelity import MIN_SAMPLES
 from autophagy.samples import Samples
 
-BASE, CLASSIFIER = "base.safetensors", "classifier.safetensors"
+BASE, CLASSIFIER, REFERENCE = "base.safetensors", "classifier.safetensors", "reference.safetensors"
+# Floors the k-NN distance of the feature-space entropy: only duplicated images come this close,
+# and without a floor k+1 copies of one image make the entropy -inf (pixels: metrics.PIXEL_RESOLUTION).
+FEATURE_RESOLUTION = 1e-6
 SAMPLE_BATCH = 1000  # images per sampling forward pass (x2 with guidance): bounds memory, not results
 
 
 class DigitsBackend(Backend):
+    grid_images = 20  # two of each digit
+
     # ------------------------------------------------------------------ shared assets
 
     @classmethod
     def asset_key(cls, cfg) -> dict:
         # lora_targets shape only the finetune: changing them must not re-pretrain the base.
         model = {k: v for k, v in dataclasses.asdict(cfg.model).items() if k != "lora_targets"}
-        key = {"model": model, "data.path": cfg.data.path, "data.holdout": cfg.data.holdout}
+        key = {"model": model, "data.path": cfg.data.path, "data.holdout": cfg.data.holdout,
+               "assets": [BASE, CLASSIFIER, REFERENCE]}  # a cache entry from before the reference was one is stale
         if cfg.data.path is not None and Path(cfg.data.path).is_file():
             key["data.sha256"] = hashlib.sha256(Path(cfg.data.path).read_bytes()).hexdigest()
         return key
 
     @classmethod
     def prepare(cls, cfg) -> dict[str, bytes]:
-        """Pretrain the base denoiser and the evaluation classifier on the real training pool."""
+        """Pretrain the base denoiser and the evaluation classifier on the real training pool, and
+        extract the held-out set's features once for every chain of the sweep.
+
+        Both networks see every class, `data.eval_only_classes` included: like the pretrained
+        text-to-image model of Bohacek & Farid, the base can draw what the chains never retrain on,
+        and off-target evaluation asks whether the chains' finetuning damages it."""
         m = cfg.model
         device = "cuda" if torch.cuda.is_available() else "cpu"
-        pool, _ = data.split(data.load(cfg.data.path), cfg.data.holdout)
+        pool, held_out = data.split(data.load(cfg.data.path), cfg.data.holdout)
         size = _square_size(pool)
         seed = seeding.int_seed(m.pretrain_seed, "train")
         net = unet.new(m, size, seed).to(device)
@@ -62,13 +76,18 @@ class DigitsBackend(Backend):
                                f"(loss {losses[-1]}); lower model.pretrain_lr={m.pretrain_lr}")
         clf = classifier.train(pool, m.classifier_hidden, m.classifier_steps,
                                seeding.int_seed(m.pretrain_seed, "eval"), device)
-        return {BASE: _to_bytes(net.state_dict()), CLASSIFIER: _to_bytes(clf.state_dict())}
+        features, _ = fidelity.extract_logits(clf, held_out.x)
+        return {BASE: _to_bytes(net.state_dict()), CLASSIFIER: _to_bytes(clf.state_dict()),
+                REFERENCE: fidelity.reference_bytes(features, held_out.y)}
 
     # ------------------------------------------------------------------ one chain's model
 
     def __init__(self, cfg, assets: dict[str, bytes], device: str = "cpu"):
         super().__init__(cfg, assets, device)
-        missing = [name for name in (BASE, CLASSIFIER) if name not in assets]
+        self.eval_only = eval_only_classes(cfg)
+        self.train_classes = tuple(c for c in range(CLASSES) if c not in self.eval_only)
+        self.sample_classes = self.train_classes  # what `sample` draws; off-target evaluation swaps it
+        missing = [name for name in (BASE, CLASSIFIER, REFERENCE) if name not in assets]
         if missing:
             raise KeyError(f"digits backend: assets lack {missing}; they come from DigitsBackend.prepare(cfg)")
         self.size = _square_size(self.real_data()[0])
@@ -83,11 +102,12 @@ class DigitsBackend(Backend):
         self.sample_scheduler = unet.sample_scheduler(cfg.model)
         self.fresh = True  # no generation trained (or loaded) yet: the model is the base
         self.extractor = fidelity.extractor(fidelity.weights_file(assets[CLASSIFIER]), device)
-        self._reference = None
+        self._references = {}  # offtarget (bool) -> fidelity.RealReference
 
     def real_data(self) -> tuple[Samples, Samples]:
         if not hasattr(self, "_real"):
-            self._real = data.split(data.load(self.cfg.data.path), self.cfg.data.holdout)
+            pool, held_out = data.split(data.load(self.cfg.data.path), self.cfg.data.holdout)
+            self._real = data.without_classes(pool, self.cfg.data.eval_only_classes), held_out
         return self._real
 
     def finetune(self, train: Samples, seed: int) -> dict[str, float]:
@@ -98,11 +118,7 @@ class DigitsBackend(Backend):
         losses = training.run(self.unet, self.train_scheduler, train, steps=f.steps, batch_size=f.batch_size,
                               lr=f.lr, weight_decay=f.weight_decay, cond_drop=f.cond_drop,
                               generator=torch.Generator().manual_seed(seed), device=self.device)
-        if not math.isfinite(losses[-1]):
-            return {"loss": math.nan, "steps": float(len(losses))}
-        # The last 10 steps: single-batch losses at random timesteps vary by about 20 %.
-        return {"loss": float(np.mean(losses[-10:])), "loss_first": float(np.mean(losses[:10])),
-                "steps": float(len(losses))}
+        return fit_summary(losses)
 
     def _restart_from_base(self, seed: int) -> None:
         if self.lora:
@@ -111,39 +127,101 @@ class DigitsBackend(Backend):
             self.unet.load_state_dict(self.base)
 
     def sample(self, n: int, seed: int) -> Samples:
-        y = (np.arange(n) % unet.CLASSES).astype(np.int64)  # balanced classes
+        y = data.balanced_labels(n, self.sample_classes)  # balanced over the trained classes
         g = torch.Generator().manual_seed(seed)
         s = self.cfg.sampling
         net = lora.merged_copy(self.unet) if self.lora else self.unet
+        scales = diffusion.cfg_schedule(s.cfg_scale, s.cfg_end, s.cfg_schedule, s.steps)
         parts = []
         for start in range(0, n, SAMPLE_BATCH):
             labels = torch.from_numpy(y[start:start + SAMPLE_BATCH]).to(self.device)
-            x = diffusion.sample(net, self.sample_scheduler, labels, s.steps, s.cfg_scale, self.size, g)
+            x = diffusion.sample(net, self.sample_scheduler, labels, s.steps, scales, self.size, g)
             parts.append(diffusion.to_uint8(x))
         return Samples(np.concatenate(parts), y)
 
+    def features(self, x: np.ndarray) -> np.ndarray:
+        """The evaluation classifier's last hidden layer (128 wide by default): the space FID is
+        measured in, used by the selections when their `space` is `features`."""
+        return fidelity.extract(self.extractor, x)[0]
+
     def evaluate(self, samples: Samples, train: Samples, seed: int) -> dict[str, float]:
-        """fid, kid, precision, recall: against the held-out set, in the classifier's features
-        (fidelity.py); class_agreement, class_coverage: the classifier's view of the conditioning;
-        pairwise_l2, sample_std: diversity in pixels; nearest_train_l2: copying of `train`
-        (metrics.py)."""
-        features, predicted = fidelity.extract(self.extractor, samples.x)
-        out = self.reference().compare(features, seed)
+        """Every column of `DigitsModelConfig.metric_names`. Pixels are in [0, 1] (an 8x8 pair is
+        at most 8 apart); "features" are the evaluation classifier's last hidden layer.
+
+        fid, kid, precision, recall: against the held-out real images of the trained classes, in
+          features (autophagy.metrics.fidelity).
+        class_agreement (its worst class: class_agreement_min), class_coverage, class_confidence:
+          the classifier's view of the conditioning (metrics.py).
+        pairwise_l2 and its _std, _q10, _q50, _q90: the distribution of pixel distances over pairs
+          of samples of one class, averaged over classes (Pu; autophagy.metrics.distances).
+        sample_std, class_std (its worst class: class_std_min): per-pixel spread of all samples,
+          and within each class.
+        nearest_train_l2 (pixels) and generalization_score (features): mean distance of a sample
+          to its nearest image of `train`; memorization_share: samples nearer than
+          metrics.memorization_threshold x their second-nearest training image (pixels).
+        entropy_{train,samples}_{pixels,features}: Kozachenko-Leonenko entropy with k =
+          metrics.entropy_k, in nats, of `train` and of the samples (Shi et al.).
+        offtarget_*: the same scores of samples of `data.eval_only_classes`, drawn here."""
+        m = self.cfg.metrics
+        streams = np.random.SeedSequence(seed).generate_state(2, np.uint64)  # the eval seed's own sub-streams
+        subsample_seed, offtarget_seed = (int(s) >> 1 for s in streams)  # 63 bits: torch.Generator takes them
+        features, logits = fidelity.extract_logits(self.extractor, samples.x)
+        train_features, _ = fidelity.extract_logits(self.extractor, train.x)
+        x, t = metrics.pixels(samples.x), metrics.pixels(train.x)
+        out = self._scores(samples, features, logits, self.reference(), seed)
+        pairs = distances.pairwise_summary(x, samples.y, m.pairwise_max, subsample_seed)
+        out.update({"pairwise_l2" if k == "mean" else f"pairwise_l2_{k}": v for k, v in pairs.items()})
+        out["class_std"], out["class_std_min"] = metrics.class_std(samples.x, samples.y)
         out.update(
-            class_agreement=metrics.class_agreement(predicted, samples.y),
-            class_coverage=metrics.class_coverage(predicted, samples.y),
-            pairwise_l2=metrics.pairwise_l2(samples.x, samples.y),
+            class_agreement_min=metrics.class_agreement_min(logits.argmax(1), samples.y),
             sample_std=metrics.sample_std(samples.x),
-            nearest_train_l2=metrics.nearest_train_l2(samples.x, train.x),
+            nearest_train_l2=memorization.generalization_score(x, t),
+            generalization_score=memorization.generalization_score(features, train_features),
+            memorization_share=memorization.memorization_share(x, t, m.memorization_threshold),
+            entropy_train_pixels=entropy.kozachenko_leonenko(t, m.entropy_k, metrics.PIXEL_RESOLUTION),
+            entropy_samples_pixels=entropy.kozachenko_leonenko(x, m.entropy_k, metrics.PIXEL_RESOLUTION),
+            entropy_train_features=entropy.kozachenko_leonenko(train_features, m.entropy_k, FEATURE_RESOLUTION),
+            entropy_samples_features=entropy.kozachenko_leonenko(features, m.entropy_k, FEATURE_RESOLUTION),
         )
+        if self.eval_only:
+            out.update(self._evaluate_offtarget(len(samples), offtarget_seed))
         return {name: out[name] for name in self.metric_names(self.cfg)}
 
-    def reference(self) -> fidelity.RealReference:
-        """The held-out set in feature space, extracted once per backend."""
-        if self._reference is None:
-            features, _ = fidelity.extract(self.extractor, self.real_data()[1].x)
-            self._reference = fidelity.RealReference(features)
-        return self._reference
+    def _evaluate_offtarget(self, n: int, seed: int) -> dict[str, float]:
+        """Samples of the eval-only classes, as many per class as `sample` gives a trained class,
+        drawn by `sample` itself (same guidance, same merged adapter), scored like the main ones."""
+        # At least MIN_SAMPLES (10) in all: FID/KID/precision refuse fewer.
+        per_class = max(-(-n // len(self.train_classes)), -(-MIN_SAMPLES // len(self.eval_only)))
+        self.sample_classes = self.eval_only
+        try:
+            off = self.sample(per_class * len(self.eval_only), seed)
+        finally:
+            self.sample_classes = self.train_classes
+        features, logits = fidelity.extract_logits(self.extractor, off.x)
+        out = self._scores(off, features, logits, self.reference(offtarget=True), seed)
+        out["pairwise_l2"] = metrics.pairwise_l2(off.x, off.y)
+        return {f"offtarget_{k}": v for k, v in out.items()}
+
+    def _scores(self, samples: Samples, features: np.ndarray, logits: np.ndarray,
+                reference: fidelity.RealReference, seed: int) -> dict[str, float]:
+        predicted = logits.argmax(1)
+        return {**reference.compare(features, seed),
+                "class_agreement": metrics.class_agreement(predicted, samples.y),
+                "class_coverage": metrics.class_coverage(predicted, samples.y),
+                "class_confidence": metrics.class_confidence(logits, samples.y)}
+
+    def reference(self, offtarget: bool = False) -> fidelity.RealReference:
+        """The held-out real images of the trained classes (or, `offtarget`, of the eval-only
+        ones) in feature space: extracted once per sweep by `prepare`, statistics once per chain."""
+        if offtarget not in self._references:
+            features, labels = fidelity.reference_from_bytes(self.assets[REFERENCE])
+            keep = np.isin(labels, self.eval_only if offtarget else self.train_classes)
+            if keep.sum() < MIN_SAMPLES:
+                raise ValueError(f"data.holdout: only {keep.sum()} held-out images of classes "
+                                 f"{self.eval_only if offtarget else self.train_classes}, and FID/KID/precision "
+                                 f"need {MIN_SAMPLES}: raise data.holdout={self.cfg.data.holdout}")
+            self._references[offtarget] = fidelity.RealReference(features[keep])
+        return self._references[offtarget]
 
     # ------------------------------------------------------------------ checkpoints
 

@@ -11,9 +11,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from autophagy.backends.digits.config import CLASSES
 from autophagy.samples import Samples
-
-CLASSES = 10
 
 
 class Classifier(nn.Module):

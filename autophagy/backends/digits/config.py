@@ -12,6 +12,31 @@ from autophagy.config import ConfigError
 LORA_TARGETS = ("conv1", "conv2", "time_emb_proj", "conv_shortcut", "conv", "conv_in", "conv_out",
                 "linear_1", "linear_2")
 BETA_SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2")
+CLASSES = 10  # digit ids 0..9 (unet.CLASSES, classifier.CLASSES)
+
+# fid first: the default collapse metric.
+MAIN_METRICS = (
+    "fid", "kid", "precision", "recall",  # held-out real images of the trained classes, classifier features
+    "class_agreement", "class_agreement_min", "class_coverage", "class_confidence",  # the classifier's view
+    "pairwise_l2", "pairwise_l2_std", "pairwise_l2_q10", "pairwise_l2_q50", "pairwise_l2_q90",  # within class
+    "sample_std", "class_std", "class_std_min",  # pixel spread
+    "nearest_train_l2", "generalization_score", "memorization_share",  # copying of the training set
+    "entropy_train_pixels", "entropy_samples_pixels", "entropy_train_features", "entropy_samples_features",
+)
+# Of the samples of `data.eval_only_classes`, in columns `offtarget_<name>`.
+OFFTARGET_METRICS = ("fid", "kid", "precision", "recall", "class_agreement", "class_coverage",
+                     "class_confidence", "pairwise_l2")
+
+
+def eval_only_classes(cfg) -> tuple[int, ...]:
+    """`data.eval_only_classes`, checked against the digit ids: at least one class must stay trainable."""
+    held = tuple(cfg.data.eval_only_classes)
+    bad = [c for c in held if not 0 <= c < CLASSES]
+    if bad:
+        raise ConfigError(f"data.eval_only_classes: {bad} are not digit classes (0..{CLASSES - 1})")
+    if len(held) >= CLASSES:
+        raise ConfigError("data.eval_only_classes: holds every class out, which leaves nothing to train on")
+    return held
 
 
 @dataclass(frozen=True)
@@ -38,10 +63,16 @@ class DigitsModelConfig:
     classifier_steps: int = 1500  # 96 % held-out accuracy, about 4 s; 3000 steps gain nothing
     classifier_hidden: int = 128  # width of the feature layer FID/KID/precision/recall use
 
-    def metric_names(self) -> tuple[str, ...]:
-        # fid first: the default collapse metric. DigitsBackend.evaluate says what each one means.
-        return ("fid", "kid", "precision", "recall", "class_agreement", "class_coverage",
-                "pairwise_l2", "sample_std", "nearest_train_l2")
+    def metric_names(self, cfg=None) -> tuple[str, ...]:
+        """The Parquet columns of a generation; `cfg` (the SweepConfig) adds the off-target ones
+        when `data.eval_only_classes` names any. DigitsBackend.evaluate says what each one means."""
+        names = MAIN_METRICS
+        if cfg is not None and cfg.images_per_generation <= cfg.metrics.entropy_k:
+            raise ConfigError(f"metrics.entropy_k: must be below images_per_generation={cfg.images_per_generation} "
+                              "(the entropy needs k neighbours of every sample)")
+        if cfg is not None and eval_only_classes(cfg):
+            names += tuple(f"offtarget_{m}" for m in OFFTARGET_METRICS)
+        return names
 
     def validate(self, where: str) -> None:
         def check(ok: bool, name: str, message: str) -> None:

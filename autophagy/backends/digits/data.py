@@ -28,6 +28,29 @@ def split(data: Samples, holdout: int) -> tuple[Samples, Samples]:
     return data.take(np.sort(order[holdout:])), data.take(np.sort(order[:holdout]))
 
 
+def without_classes(data: Samples, classes: tuple[int, ...]) -> Samples:
+    """`data` less every image of `classes` (the eval-only classes no chain may train on)."""
+    if not classes:
+        return data
+    present = set(np.unique(data.y).tolist())
+    missing = sorted(set(classes) - present)
+    if missing:
+        raise ValueError(f"data.eval_only_classes: classes {missing} have no images in the data")
+    if present <= set(classes):
+        raise ValueError("data.eval_only_classes: holds out every class of the data, leaving nothing to train on")
+    return data.take(np.flatnonzero(~np.isin(data.y, classes)))
+
+
+def only_classes(data: Samples, classes: tuple[int, ...]) -> Samples:
+    return data.take(np.flatnonzero(np.isin(data.y, classes)))
+
+
+def balanced_labels(n: int, classes) -> np.ndarray:
+    """n labels cycling through `classes` (sorted): class counts differ by at most one."""
+    classes = np.sort(np.asarray(classes, dtype=np.int64))
+    return classes[np.arange(n) % len(classes)]
+
+
 def _sklearn_digits() -> Samples:
     from sklearn.datasets import load_digits
 

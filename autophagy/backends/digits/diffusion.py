@@ -10,6 +10,7 @@ import torch
 from diffusers import DDIMScheduler, DDPMScheduler, UNet2DModel
 
 from autophagy.backends.digits.unet import NULL_CLASS
+from autophagy.guidance import cfg_schedule  # noqa: F401  (diffusion.cfg_schedule)
 
 
 def to_model(x: np.ndarray, device: str) -> torch.Tensor:
@@ -39,21 +40,23 @@ def loss(unet: UNet2DModel, scheduler: DDPMScheduler, x0: torch.Tensor, y: torch
 
 
 @torch.no_grad()
-def sample(unet: UNet2DModel, scheduler: DDIMScheduler, y: torch.Tensor, steps: int, cfg_scale: float,
-           size: int, generator: torch.Generator) -> torch.Tensor:
+def sample(unet: UNet2DModel, scheduler: DDIMScheduler, y: torch.Tensor, steps: int,
+           cfg_scale: float | np.ndarray, size: int, generator: torch.Generator) -> torch.Tensor:
     """DDIM (eta 0, so the start noise is the only randomness) with
     eps = eps_uncond + w * (eps_cond - eps_uncond); conditional and unconditional halves share one
-    forward pass. w = 1 is plain conditional sampling and skips the unconditional half."""
+    forward pass. `cfg_scale` is one w, or one per step (`cfg_schedule`). w = 1 at every step is
+    plain conditional sampling and skips the unconditional half."""
     device = y.device
+    scales = np.broadcast_to(np.asarray(cfg_scale, dtype=float), (steps,))
     x = torch.randn((len(y), 1, size, size), generator=generator).to(device)
-    guided = cfg_scale != 1.0
+    guided = bool(np.any(scales != 1.0))
     labels = torch.cat([y, torch.full_like(y, NULL_CLASS)]) if guided else y
     scheduler.set_timesteps(steps)
-    for t in scheduler.timesteps:
+    for t, w in zip(scheduler.timesteps, scales):
         inp = torch.cat([x, x]) if guided else x
         eps = unet(inp, t.to(device), class_labels=labels).sample
         if guided:
             cond, uncond = eps.chunk(2)
-            eps = uncond + cfg_scale * (cond - uncond)
+            eps = uncond + float(w) * (cond - uncond)
         x = scheduler.step(eps, t, x).prev_sample
     return x

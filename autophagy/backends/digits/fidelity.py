@@ -4,8 +4,9 @@ The classifier is registered with torch-fidelity as a feature extractor, so
 `torch_fidelity.calculate_metrics(..., feature_extractor=NAME, feature_extractor_weights_path=...)`
 works offline on Datasets of uint8 3xHxW images. The backend builds the same extractor but skips
 `calculate_metrics`' input plumbing: it extracts features itself (the held-out set's once per
-backend, not once per generation) and hands them to torch-fidelity's own metric functions, which
-is what `calculate_metrics` does after extraction.
+sweep, in `DigitsBackend.prepare`, shared by every chain as an asset) and hands them to
+torch-fidelity's own metric functions (`autophagy.metrics.fidelity`), which is what
+`calculate_metrics` does after extraction.
 """
 
 from __future__ import annotations
@@ -20,13 +21,11 @@ import safetensors.torch
 import torch
 import torch_fidelity
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
-from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_features_to_statistics, fid_statistics_to_metric
-from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, kid_features_to_metric
-from torch_fidelity.metric_prc import prc_features_to_metric
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 from torch_fidelity.utils import create_feature_extractor
 
 from autophagy.backends.digits.classifier import Classifier
+from autophagy.metrics import fidelity as fidelity_metrics
 
 NAME = "autophagy-digits"
 FEATURES, LOGITS = "features", "logits"
@@ -88,35 +87,42 @@ def extractor(weights_path: str, device: str) -> DigitsFeatureExtractor:
 
 
 @torch.no_grad()
+def extract_logits(model: DigitsFeatureExtractor, x: np.ndarray, batch: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """(features float32 (N, hidden), logits float32 (N, classes)) of uint8 images (N, C, H, W)."""
+    device = next(model.parameters()).device
+    feats, logits = [], []
+    for start in range(0, len(x), batch):
+        f, z = model(torch.from_numpy(np.ascontiguousarray(x[start:start + batch])).to(device))
+        feats.append(f.cpu())
+        logits.append(z.cpu())
+    return torch.cat(feats).numpy(), torch.cat(logits).numpy()
+
+
 def extract(model: DigitsFeatureExtractor, x: np.ndarray, batch: int = 2048) -> tuple[np.ndarray, np.ndarray]:
     """(features float32 (N, hidden), predicted class int64 (N,)) of uint8 images (N, C, H, W)."""
-    device = next(model.parameters()).device
-    feats, preds = [], []
-    for start in range(0, len(x), batch):
-        f, logits = model(torch.from_numpy(x[start:start + batch]).to(device))
-        feats.append(f.cpu())
-        preds.append(logits.argmax(1).cpu())
-    return torch.cat(feats).numpy(), torch.cat(preds).numpy()
+    features, logits = extract_logits(model, x, batch)
+    return features, logits.argmax(1).astype(np.int64)
+
+
+def reference_bytes(features: np.ndarray, labels: np.ndarray) -> bytes:
+    """The held-out set's features and labels as a safetensors asset (`DigitsBackend.prepare`)."""
+    return safetensors.torch.save({"features": torch.from_numpy(np.ascontiguousarray(features, np.float32)),
+                                   "labels": torch.from_numpy(np.ascontiguousarray(labels, np.int64))})
+
+
+def reference_from_bytes(blob: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse of `reference_bytes`: (features, labels)."""
+    tensors = safetensors.torch.load(blob)
+    return tensors["features"].numpy(), tensors["labels"].numpy()
 
 
 class RealReference:
-    """The held-out set's features and FID statistics, computed once and compared many times."""
+    """Real features and their FID statistics, computed once and compared many times."""
 
     def __init__(self, features: np.ndarray):
-        self.features = torch.from_numpy(features)
-        self.fid_stats = fid_features_to_statistics(self.features.double())
+        self.features = np.asarray(features, np.float32)
+        self.fid_stats = fidelity_metrics.statistics(self.features)
 
     def compare(self, features: np.ndarray, seed: int) -> dict[str, float]:
         """fid, kid, precision, recall of generated `features` against this reference."""
-        fake = torch.from_numpy(features)
-        n = min(len(fake), len(self.features))
-        if n < 10:
-            raise ValueError(f"images_per_generation: FID/KID/precision need at least 10 samples, got {n}")
-        fid = fid_statistics_to_metric(fid_features_to_statistics(fake.double()), self.fid_stats, verbose=False)
-        # Subsets of half the smaller set: 100 subsets of all 500 images would be 100 copies of one.
-        kid = kid_features_to_metric(fake, self.features, kid_subset_size=min(n // 2, 1000),
-                                     rng_seed=seed % 2**32, verbose=False)
-        # torch-fidelity's convention: input1 generated, input2 real; 3 nearest neighbours.
-        prc = prc_features_to_metric(fake, self.features, verbose=False)
-        return {"fid": float(fid[KEY_METRIC_FID]), "kid": float(kid[KEY_METRIC_KID_MEAN]),
-                "precision": float(prc["precision"]), "recall": float(prc["recall"])}
+        return fidelity_metrics.compare(features, self.features, seed, self.fid_stats)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import copy
 
 import torch
-from peft import LoraConfig, get_peft_model_state_dict, inject_adapter_in_model, set_peft_model_state_dict
+from peft import LoraConfig, inject_adapter_in_model
 from peft.tuners.lora import LoraLayer
 
-ADAPTER = "default"
+from autophagy.backends.adapter import ADAPTER, load, state  # noqa: F401  (lora.state, lora.load)
 
 
 def inject(unet: torch.nn.Module, rank: int, alpha: float | None, targets: tuple[str, ...]) -> None:
@@ -37,18 +37,3 @@ def merged_copy(unet: torch.nn.Module) -> torch.nn.Module:
         if isinstance(module, LoraLayer):
             module.merge()
     return merged
-
-
-def state(unet: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return get_peft_model_state_dict(unet, adapter_name=ADAPTER)
-
-
-def load(unet: torch.nn.Module, tensors: dict[str, torch.Tensor]) -> None:
-    expected = set(state(unet))
-    if set(tensors) != expected:
-        extra, missing = sorted(set(tensors) - expected), sorted(expected - set(tensors))
-        raise ValueError(f"LoRA state does not fit this model (model.lora_targets or finetune.lora_rank "
-                         f"changed?): missing {missing[:3]}, unexpected {extra[:3]}")
-    result = set_peft_model_state_dict(unet, tensors, adapter_name=ADAPTER)
-    if result.unexpected_keys:
-        raise ValueError(f"LoRA state: unexpected keys {result.unexpected_keys[:3]}")

@@ -1,45 +1,49 @@
-"""Pixel-space and label metrics of one generation's samples: pure functions over arrays.
+"""Pixel-space and label metrics of one generation's digits: pure functions over arrays.
 
 Distances are on pixels scaled to [0, 1] (uint8 / 255), so an 8x8 image pair is at most 8 apart.
+The backend-independent families (distances, entropy, memorization, fidelity) live in
+`autophagy/metrics/`; this file holds what needs the digits' pixel scale or their class labels.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import log_softmax
+
+from autophagy.metrics import distances, memorization
+
+# Half a grey level: pixel distances below it are not measurable (see entropy.kozachenko_leonenko).
+PIXEL_RESOLUTION = 0.5 / 255
 
 
-def _pixels(x: np.ndarray) -> np.ndarray:
+def pixels(x: np.ndarray) -> np.ndarray:
+    """uint8 images (N, C, H, W) as float64 (N, C*H*W) in [0, 1]."""
     return x.reshape(len(x), -1).astype(np.float64) / 255
 
 
-def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    sq = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * a @ b.T
-    return np.sqrt(np.maximum(sq, 0))  # rounding can push a zero distance slightly negative
-
-
 def pairwise_l2(x: np.ndarray, y: np.ndarray) -> float:
-    """Mean L2 distance over all unordered pairs of samples that share a label (Pu's diversity
-    measure, within class so that it does not mix up "fewer styles" with "other digits")."""
-    total, pairs = 0.0, 0
-    for c in np.unique(y):  # per class: memory grows with the class size squared, not the set's
-        p = _pixels(x[y == c])
-        upper = np.triu_indices(len(p), k=1)
-        total += _distances(p, p)[upper].sum()
-        pairs += len(upper[0])
-    return float(total / pairs) if pairs else float("nan")
+    """Mean L2 distance over unordered pairs of samples that share a label, averaged over labels
+    (Pu's diversity measure, within class so that it does not mix up "fewer styles" with "other
+    digits"). `distances.pairwise_summary` gives its spread and quantiles too."""
+    return distances.pairwise_summary(pixels(x), y, max_points=len(x))["mean"]
 
 
 def sample_std(x: np.ndarray) -> float:
     """Per-pixel standard deviation across samples, averaged over pixels."""
-    return float(_pixels(x).std(axis=0).mean())
+    return float(pixels(x).std(axis=0).mean())
+
+
+def class_std(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(mean, min) over labels of the within-label sample_std: the spread of each digit's samples,
+    which falls as a class collapses onto a few shapes even while the classes stay apart."""
+    per_class = [sample_std(x[y == c]) for c in np.unique(y)]
+    return float(np.mean(per_class)), float(np.min(per_class))
 
 
 def nearest_train_l2(x: np.ndarray, train: np.ndarray) -> float:
     """Mean distance from each sample to its nearest training image: falls towards 0 as the
     model starts copying its training set (the generalization score of Shi et al., on pixels)."""
-    t = _pixels(train)
-    nearest = [_distances(_pixels(x[i:i + 1024]), t).min(axis=1) for i in range(0, len(x), 1024)]
-    return float(np.concatenate(nearest).mean())
+    return memorization.generalization_score(pixels(x), pixels(train))
 
 
 def class_agreement(predicted: np.ndarray, y: np.ndarray) -> float:
@@ -47,8 +51,21 @@ def class_agreement(predicted: np.ndarray, y: np.ndarray) -> float:
     return float((predicted == y).mean())
 
 
+def class_agreement_min(predicted: np.ndarray, y: np.ndarray) -> float:
+    """The worst label's class agreement: one digit turning into another shows here first."""
+    return float(min((predicted[y == c] == c).mean() for c in np.unique(y)))
+
+
 def class_coverage(predicted: np.ndarray, y: np.ndarray) -> float:
     """Share of the conditioned classes for which at least half the samples are recognised as that
     class: 1.0 while every digit can still be drawn, lower once some digit has turned into another."""
     classes = np.unique(y)
     return float(np.mean([(predicted[y == c] == c).mean() >= 0.5 for c in classes]))
+
+
+def class_confidence(logits: np.ndarray, y: np.ndarray) -> float:
+    """Mean classifier probability of the conditioned label, averaged per label then over labels
+    (softmax of `logits`, (N, classes)): below class_agreement's all-or-nothing, it sees a digit
+    growing ambiguous before it flips."""
+    p = np.exp(log_softmax(np.asarray(logits, np.float64), axis=1)[np.arange(len(y)), y])
+    return float(np.mean([p[y == c].mean() for c in np.unique(y)]))
