@@ -1,6 +1,6 @@
 """Per-sweep shared assets (the pretrained base model, the evaluation network), cached on disk.
 
-`Backend.prepare` runs once, as a Ray task on the chain's resources (a GPU where chains get one),
+`Backend.prepare` runs once, as a Ray task on a node's CPUs (and a GPU where chains get one),
 and its files are cached under AUTOPHAGY_CACHE (default ~/.cache/autophagy) by a hash of what
 they depend on, so every chain and every later sweep with the same base config reuses them.
 A cache entry carries a manifest of sha256 sums; a corrupt entry is rebuilt, never used.
@@ -51,13 +51,20 @@ def _write(entry: Path, files: dict[str, bytes]) -> None:
     os.replace(tmp, entry)
 
 
-def _prepare(cfg) -> dict[str, bytes]:
+def _prepare(cfg, cpus: float) -> dict[str, bytes]:
     cls = backend_class(cfg.backend)
     if cls.needs_torch:
         import torch
 
-        torch.set_num_threads(max(1, int(cfg.resources.cpus)))
+        torch.set_num_threads(max(1, int(cpus)))
     return cls.prepare(cfg)
+
+
+def _prepare_cpus(cfg) -> float:
+    """Nothing else runs while the assets are prepared: take a whole node's CPUs (up to 8; the
+    digits pretraining gains little beyond), or the chain's share if that is more."""
+    node_cpus = max((n["Resources"].get("CPU", 0) for n in ray.nodes() if n.get("Alive")), default=1)
+    return max(cfg.resources.cpus, min(node_cpus, 8))
 
 
 def load_or_prepare(cfg, log=print) -> dict[str, bytes]:
@@ -67,7 +74,8 @@ def load_or_prepare(cfg, log=print) -> dict[str, bytes]:
         log(f"shared assets: cached at {entry}")
         return files
     log(f"shared assets: preparing {entry.name} (once per base config)...")
-    task = ray.remote(_prepare).options(num_cpus=cfg.resources.cpus, num_gpus=1 if cfg.resources.gpus else 0)
-    files = ray.get(task.remote(cfg))
+    cpus = _prepare_cpus(cfg)
+    task = ray.remote(_prepare).options(num_cpus=cpus, num_gpus=1 if cfg.resources.gpus else 0)
+    files = ray.get(task.remote(cfg, cpus))
     _write(entry, files)
     return files
