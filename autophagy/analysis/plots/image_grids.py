@@ -34,8 +34,9 @@ def plot_image_grids(out_dir: Path, ttc: pd.DataFrame, axes: list[str], path: Pa
                 panels[i, j] = (chain, strips)
     if not panels:
         return None
-    height = max(len(strips) for _, strips in panels.values())
-    fig = Figure(figsize=(3.4 * len(ratios), 0.3 * height * len(series) + 0.9), layout="constrained")
+    stacked = [_stack(strips) for _, strips in panels.values()]
+    aspect = max(a.shape[0] / a.shape[1] for a in stacked)  # height / width of the tallest panel
+    fig = Figure(figsize=(3.4 * len(ratios), len(series) * (3.4 * aspect + 0.45) + 0.5), layout="constrained")
     cells = fig.subplots(len(series), len(ratios), squeeze=False)
     for i, (values, _) in enumerate(series):
         for j, ratio in enumerate(ratios):
