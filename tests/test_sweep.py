@@ -89,3 +89,14 @@ def test_resume_of_a_finished_sweep_adds_no_rows(smoke):
     after = rows.read_rows(out)
     pd.testing.assert_frame_equal(before, after)
     assert {p: p.stat().st_mtime_ns for p in (out / "metrics").iterdir()} == mtimes
+
+
+def test_rows_query_with_duckdb_as_the_readme_shows(smoke):
+    duckdb = pytest.importorskip("duckdb")
+    cfg, out, _ = smoke
+    got = duckdb.sql(f"SELECT ratio, mitigation, avg(kl) AS kl FROM read_parquet('{out}/metrics/*.parquet') "
+                     f"WHERE generation = {cfg.generations} GROUP BY ALL ORDER BY ALL").df()
+    df = pd.read_parquet(out / "metrics")
+    want = (df[df.generation == cfg.generations].groupby(["ratio", "mitigation"], as_index=False)["kl"].mean()
+            .sort_values(["ratio", "mitigation"]).reset_index(drop=True))
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)
