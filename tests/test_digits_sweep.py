@@ -1,11 +1,12 @@
-"""The digits backend through Ray Tune, on a tiny model: a chain that raises mid-way is retried from
-its checkpoint and ends with the rows of an uninterrupted run; every generation leaves its sample
-grid, and the report shows them."""
+"""The digits backend through Ray Tune, on a tiny model: a chain that raises, loses its worker
+process (`os._exit`) or its actor (`ray.kill`) mid-way is retried from its checkpoint and ends with
+the rows of an uninterrupted run; every generation leaves its sample grid, and the report shows them."""
 
 import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from autophagy import config, grid, grids, rows
 from autophagy.analysis.report import build_report
@@ -22,10 +23,13 @@ RAW = {"name": "tiny-digits", "backend": "digits", "generations": 2, "images_per
 VALUES = ["train_loss", "fid", "class_coverage", "n_synthetic"]
 
 
-def test_digits_chain_retried_after_a_fault_equals_an_uninterrupted_one(ray_local, _faults, tmp_path):
+@pytest.mark.parametrize("kind", ["raise", "exit", "kill"])
+def test_digits_chain_retried_after_a_fault_equals_an_uninterrupted_one(ray_local, _faults, tmp_path, kind):
     cfg = config.from_dict(RAW)
     target = grid.cells(cfg)[1].chain_id
-    _faults.write_text(json.dumps([{"kind": "raise", "chain": target, "generation": 1}]))
+    for old in _faults.parent.glob(_faults.name + ".fired-*"):
+        old.unlink()
+    _faults.write_text(json.dumps([{"kind": kind, "chain": target, "generation": 1}]))
     try:
         results = sweep.run(cfg, tmp_path / "run", progress=False)
     finally:
@@ -42,6 +46,8 @@ def test_digits_chain_retried_after_a_fault_equals_an_uninterrupted_one(ray_loca
         want.append(chain.run_generation())
     mine = got[got.chain_id == target].reset_index(drop=True)
     pd.testing.assert_frame_equal(mine[VALUES], pd.DataFrame(want)[VALUES], check_dtype=False)
+    if kind != "raise":
+        return
 
     # A strip of 20 fixed samples per generation; the same noise, so generation 0 of the two
     # chains (same seed, same base model, both trained on real data only) is the same picture.
