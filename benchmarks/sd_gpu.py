@@ -5,8 +5,8 @@ sampling images/s at 512 px, peak GPU memory, and how many chains fit on the GPU
     .venv/bin/python benchmarks/sd_gpu.py --tiny          # a tiny pipeline at 16 px, any CPU (the test)
     .venv/bin/python benchmarks/sd_gpu.py --json out.json
 
-The pipeline has SD 2.1's shapes (UNet2DConditionModel config of stabilityai/stable-diffusion-2-1-base:
-866M parameters; its VAE; a 23-layer, 1024-wide CLIP text encoder) and random weights, so no
+The pipeline (autophagy/backends/stable_diffusion/random_weights.py) has SD 2.1's shapes
+(UNet2DConditionModel config of stabilityai/stable-diffusion-2-1-base: 866M parameters; its VAE; a 23-layer, 1024-wide CLIP text encoder) and random weights, so no
 download is needed: speed and memory do not depend on the weights. It is saved to a temporary
 directory and loaded back through the backend's own path (`model.path`, local_files_only).
 
@@ -33,62 +33,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-SD21_UNET = dict(  # stabilityai/stable-diffusion-2-1-base unet/config.json
-    block_out_channels=(320, 640, 1280, 1280), layers_per_block=2, sample_size=64, in_channels=4, out_channels=4,
-    down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
-    up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
-    cross_attention_dim=1024, attention_head_dim=(5, 10, 20, 20), use_linear_projection=True, norm_num_groups=32)
-SD21_VAE = dict(block_out_channels=(128, 256, 512, 512), layers_per_block=2, latent_channels=4, norm_num_groups=32,
-                down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4, sample_size=512)
-SD21_TEXT = dict(hidden_size=1024, intermediate_size=4096, num_attention_heads=16, num_hidden_layers=23,
-                 max_position_embeddings=77, vocab_size=49408, hidden_act="gelu", projection_dim=512)
-TINY_UNET = dict(block_out_channels=(8, 16), layers_per_block=1, sample_size=16, in_channels=4, out_channels=4,
-                 down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-                 cross_attention_dim=16, norm_num_groups=4, attention_head_dim=2)
-TINY_VAE = dict(block_out_channels=(8,), layers_per_block=1, latent_channels=4, norm_num_groups=4,
-                down_block_types=("DownEncoderBlock2D",), up_block_types=("UpDecoderBlock2D",), sample_size=16)
-TINY_TEXT = dict(hidden_size=16, intermediate_size=32, num_attention_heads=2, num_hidden_layers=1,
-                 max_position_embeddings=16, vocab_size=514)
+from autophagy.backends.stable_diffusion.random_weights import build_pipeline
+
 # (resolution, images, finetune steps, batch size, sampling steps, sample batch)
 SIZES = {"sd21": (512, 16, 20, 4, 25, 8), "tiny": (16, 8, 4, 4, 3, 4)}
-
-
-def _bytes_to_unicode() -> list[str]:
-    """CLIP's byte-to-character table: a byte-level vocabulary of it tokenizes any text, offline."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs, n = bs[:], 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return [chr(c) for c in cs]
-
-
-def build_pipeline(directory: Path, tiny: bool) -> Path:
-    """A random-weight SD pipeline (SD 2.1's shapes, or tiny) saved with save_pretrained."""
-    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
-
-    chars = _bytes_to_unicode()
-    vocab = chars + [c + "</w>" for c in chars] + ["<|startoftext|>", "<|endoftext|>"]
-    (directory / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(vocab)}))
-    (directory / "merges.txt").write_text("#version: 0.2\n")
-    text = TINY_TEXT if tiny else SD21_TEXT
-    tokenizer = CLIPTokenizer(str(directory / "vocab.json"), str(directory / "merges.txt"),
-                              model_max_length=text["max_position_embeddings"])
-    torch.manual_seed(0)
-    with torch.device("cuda" if torch.cuda.is_available() else "cpu"):  # random init of 1.3B weights: GPU is faster
-        unet = UNet2DConditionModel(**(TINY_UNET if tiny else SD21_UNET))
-        vae = AutoencoderKL(in_channels=3, out_channels=3, **(TINY_VAE if tiny else SD21_VAE))
-        encoder = CLIPTextModel(CLIPTextConfig(bos_token_id=len(vocab) - 2, eos_token_id=len(vocab) - 1,
-                                               pad_token_id=len(vocab) - 1, **text))
-    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
-                              set_alpha_to_one=False, steps_offset=1)
-    pipe = StableDiffusionPipeline(unet=unet, vae=vae, text_encoder=encoder, tokenizer=tokenizer, scheduler=scheduler,
-                                   safety_checker=None, feature_extractor=None, requires_safety_checker=False)
-    pipe.save_pretrained(directory / "sd")
-    return directory / "sd"
 
 
 def write_images(directory: Path, n: int, resolution: int) -> Path:

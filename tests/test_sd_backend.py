@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from autophagy import config, grid, rows
+from autophagy.backends.stable_diffusion import random_weights
 from autophagy.config import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,60 +27,21 @@ COLORS = {"red": (200, 40, 40), "green": (40, 200, 40), "blue": (40, 40, 200), "
 # ------------------------------------------------------------------------------ tiny components
 
 
-def _bytes_to_unicode() -> dict[int, str]:
-    """CLIP's (GPT-2's) byte-to-character table, which the BPE vocabulary is written in."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs, n = bs[:], 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, map(chr, cs)))
-
-
-def write_tokenizer_files(directory: Path) -> int:
-    """A CLIP BPE vocabulary of single characters (no merges): every text tokenizes, offline."""
-    directory.mkdir(parents=True, exist_ok=True)
-    chars = list(_bytes_to_unicode().values())
-    vocab = chars + [c + "</w>" for c in chars] + ["<|startoftext|>", "<|endoftext|>"]
-    (directory / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(vocab)}))
-    (directory / "merges.txt").write_text("#version: 0.2\n")
-    return len(vocab)
-
-
 def build_tiny_pipeline(root: Path) -> tuple[Path, Path]:
-    """A tiny SD pipeline and a tiny CLIP model, saved with save_pretrained: (pipeline dir, clip dir)."""
-    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
-    from transformers import (CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPTextConfig,
-                              CLIPTextModel, CLIPTokenizer)
+    """A tiny SD pipeline (random_weights.py) and a tiny CLIP model over its tokenizer, saved with
+    save_pretrained: (pipeline dir, clip dir)."""
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
 
-    vocab = write_tokenizer_files(root / "tokenizer-files")
-    tokenizer = CLIPTokenizer(str(root / "tokenizer-files" / "vocab.json"), str(root / "tokenizer-files" / "merges.txt"),
-                              model_max_length=16)
-    text = dict(bos_token_id=vocab - 2, eos_token_id=vocab - 1, pad_token_id=vocab - 1, hidden_size=16,
-                intermediate_size=32, num_attention_heads=2, num_hidden_layers=1, vocab_size=vocab,
-                max_position_embeddings=16)
-    torch.manual_seed(0)
-    unet = UNet2DConditionModel(
-        block_out_channels=(8, 16), layers_per_block=1, sample_size=RES, in_channels=4, out_channels=4,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=16, norm_num_groups=4, attention_head_dim=2)
-    vae = AutoencoderKL(block_out_channels=(8,), in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",),
-                        up_block_types=("UpDecoderBlock2D",), latent_channels=4, norm_num_groups=4, sample_size=RES)
-    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
-                              set_alpha_to_one=False, steps_offset=1)
-    pipe = StableDiffusionPipeline(unet=unet, vae=vae, text_encoder=CLIPTextModel(CLIPTextConfig(**text)),
-                                   tokenizer=tokenizer, scheduler=scheduler, safety_checker=None,
-                                   feature_extractor=None, requires_safety_checker=False)
-    pipe.save_pretrained(root / "sd")
+    sd = random_weights.build_pipeline(root, tiny=True)
+    tokenizer = random_weights.tokenizer(root, random_weights.TINY_TEXT)
+    text = random_weights.text_config(random_weights.TINY_TEXT, len(tokenizer))
     clip = CLIPModel(CLIPConfig(text_config=text, projection_dim=8, vision_config=dict(
         image_size=RES, patch_size=8, hidden_size=16, intermediate_size=32, num_attention_heads=2,
         num_hidden_layers=1)))
     clip.save_pretrained(root / "clip")
     images = CLIPImageProcessor(size={"shortest_edge": RES}, crop_size={"height": RES, "width": RES})
     CLIPProcessor(image_processor=images, tokenizer=tokenizer).save_pretrained(root / "clip")
-    return root / "sd", root / "clip"
+    return sd, root / "clip"
 
 
 def write_image_folder(directory: Path, n: int = 24) -> Path:
