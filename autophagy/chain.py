@@ -36,11 +36,13 @@ def _timed(timings: dict, key: str):
 
 class Chain:
     def __init__(self, cfg, cell: Cell, backend: Backend):
+        """`cfg` is the cell's config, `grid.cell_config(sweep, cell)`, from which `backend` was built
+        too: extra axes and what the mitigation changes in the config (ReDiFine) already applied."""
         self.policy = mitigations.parse(cell.mitigation, cfg.mitigation_params)
-        # ReDiFine changes the finetune's condition drop and the CFG schedule. The backend was built
-        # from the cell's config and reads those fields at each call, so it gets the chain's.
-        self.cfg, self.cell, self.backend = self.policy.configure(cfg), cell, backend
-        backend.cfg = self.cfg
+        if self.policy.configure(cfg) != cfg:
+            raise ValueError(f"chain {cell.chain_id}: pass grid.cell_config(cfg, cell), not the sweep's config "
+                             f"(mitigation {cell.mitigation!r} changes the finetune or sampling settings)")
+        self.cfg, self.cell, self.backend = cfg, cell, backend
         pool, _ = backend.real_data()
         n = cfg.images_per_generation
         if n > len(pool):

@@ -18,12 +18,14 @@ randomness comes from `select_rng` (the `select` stream).
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import numpy as np
 
-from autophagy.mitigations.policy import Policy
 from autophagy.samples import Samples
+
+if TYPE_CHECKING:  # only a type here: the policy module itself rounds with round_half_up
+    from autophagy.mitigations.policy import Policy
 
 MIXINGS = ("share", "bertrand")
 

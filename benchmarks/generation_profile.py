@@ -35,7 +35,8 @@ def main() -> None:
     assets = cls.prepare(cfg)
     print(f"prepare (shared assets): {time.perf_counter() - start:.1f} s on {args.threads} thread(s)")
     start = time.perf_counter()
-    chain = Chain(cfg, cell, cls(cfg, assets))
+    cell_cfg = grid.cell_config(cfg, cell)
+    chain = Chain(cell_cfg, cell, cls(cell_cfg, assets))
     print(f"chain start (backend + real data): {time.perf_counter() - start:.2f} s")
     rows = []
     while not chain.finished:

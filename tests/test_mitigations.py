@@ -9,12 +9,13 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from scipy.special import digamma, gammaln
 
 from autophagy import config, grid, mitigations
 from autophagy.backends import backend_class
 from autophagy.chain import Chain
 from autophagy.config import MitigationParams
+from autophagy.metrics import distances
+from autophagy.metrics.entropy import kozachenko_leonenko
 from autophagy.mitigations import selection
 from autophagy.mixing import build_training_set, mix_counts, split_evenly
 from autophagy.samples import Samples
@@ -37,19 +38,14 @@ def _rng(seed=0):
 
 
 def mean_nn_distance(x):
-    d = selection.pairwise_distances(x)
-    np.fill_diagonal(d, np.inf)
-    return float(d.min(axis=1).mean())
+    return float(distances.nearest(x, x, 1, exclude_self=True).mean())
 
 
-def kl_entropy(x, k=5):
-    """Kozachenko–Leonenko: psi(n) - psi(k) + log c_d + d/n sum log r_k (RESEARCH.md)."""
-    n, d = x.shape
-    dist = selection.pairwise_distances(x)
-    np.fill_diagonal(dist, np.inf)
-    r_k = np.partition(dist, k - 1, axis=1)[:, k - 1]
-    log_cd = d / 2 * np.log(np.pi) - gammaln(d / 2 + 1)
-    return float(digamma(n) - digamma(k) + log_cd + d / n * np.log(r_k).sum())
+# Both selections, for the tests every selection must pass.
+SELECTIONS = pytest.mark.parametrize("choose", [
+    lambda x, k, rng: selection.farthest_point(x, k, rng),
+    lambda x, k, rng: selection.threshold_decay(x, k, rng),
+], ids=["greedy", "threshold_decay"])
 
 
 # ------------------------------------------------------------------------ names and policies
@@ -144,10 +140,7 @@ def test_default_tau0_is_the_median_pairwise_distance():
     assert selection.default_tau0(x, _rng(0)) == 5.0
 
 
-@pytest.mark.parametrize("choose", [
-    lambda x, k, rng: selection.farthest_point(x, k, rng),
-    lambda x, k, rng: selection.threshold_decay(x, k, rng),
-], ids=["greedy", "threshold_decay"])
+@SELECTIONS
 def test_planted_duplicates_are_rejected(choose):
     distinct = _rng(1).standard_normal((60, 8))
     pool = np.concatenate([distinct, distinct[:40], distinct[:40]])  # 40 images planted twice more
@@ -156,31 +149,20 @@ def test_planted_duplicates_are_rejected(choose):
     assert len(np.unique(pool[picked], axis=0)) == 60  # no image twice: every distinct one, once
 
 
-@pytest.mark.parametrize("choose", [
-    lambda x, k, rng: selection.farthest_point(x, k, rng),
-    lambda x, k, rng: selection.threshold_decay(x, k, rng),
-], ids=["greedy", "threshold_decay"])
+@SELECTIONS
 def test_too_few_distinct_candidates_still_gives_count_distinct_indices(choose):
     pool = np.repeat(_rng(0).standard_normal((5, 4)), 4, axis=0)  # 5 images, 4 copies each
     picked = choose(pool, 8, _rng(1))
     assert len(set(picked.tolist())) == 8 and len(np.unique(pool[picked], axis=0)) == 5
 
 
-@pytest.mark.parametrize("choose", [
-    lambda x, k, rng: selection.farthest_point(x, k, rng),
-    lambda x, k, rng: selection.threshold_decay(x, k, rng),
-], ids=["greedy", "threshold_decay"])
+@SELECTIONS
 def test_selected_sets_have_more_entropy_than_random_subsets(choose):
     pool = _rng(3).standard_normal((600, 4))
     picked = pool[choose(pool, 200, _rng(4))]
     randoms = [pool[_rng(s).choice(600, 200, replace=False)] for s in range(10)]
     assert mean_nn_distance(picked) > max(mean_nn_distance(r) for r in randoms)
-    assert kl_entropy(picked) > max(kl_entropy(r) for r in randoms)
-
-
-def test_kl_entropy_helper_matches_a_gaussian_closed_form():
-    x = _rng(0).standard_normal((2000, 2))
-    assert abs(kl_entropy(x) - math.log(2 * math.pi * math.e)) < 0.1  # 1/2 log((2 pi e)^d), d = 2
+    assert kozachenko_leonenko(picked) > max(kozachenko_leonenko(r) for r in randoms)
 
 
 def test_selection_refuses_more_than_it_has():
@@ -315,16 +297,21 @@ def _digits_cfg(mitigation, **sections):
 
 
 def test_redifine_reaches_the_digits_finetune_and_sampler(monkeypatch):
-    """The chain hands the backend ReDiFine's drop and schedule; the backend passes them on. The
-    backend methods run on a stub (no pretraining), the training loop and sampler are spied."""
+    """The cell's config carries ReDiFine's drop and schedule (a chain refuses the sweep's own); the
+    backend passes them on. The backend methods run on a stub (no pretraining), the training loop
+    and sampler are spied."""
     from autophagy.backends.digits import backend as digits
 
     for name, drop, schedule in [("none", 0.1, "constant"), ("redifine", 0.3, "linear")]:
         cfg = _digits_cfg(name, mitigation_params={"redifine": {"cond_drop": 0.3, "cfg_schedule": "linear",
                                                                  "cfg_end": 1.25}})
-        stub = SimpleNamespace(cfg=cfg, real_data=lambda: (_samples(50, 0), _samples(10, 0)))
-        Chain(cfg, grid.cells(cfg)[0], stub)
+        cell = grid.cells(cfg)[0]
+        stub = SimpleNamespace(cfg=grid.cell_config(cfg, cell), real_data=lambda: (_samples(50, 0), _samples(10, 0)))
+        Chain(stub.cfg, cell, stub)
         assert stub.cfg.finetune.cond_drop == drop and stub.cfg.sampling.cfg_schedule == schedule
+        if name == "redifine":
+            with pytest.raises(ValueError, match="grid.cell_config"):
+                Chain(cfg, cell, stub)
 
         seen = {}
         monkeypatch.setattr(digits.training, "run", lambda *a, **kw: seen.update(kw) or [0.5] * 10)
@@ -332,7 +319,7 @@ def test_redifine_reaches_the_digits_finetune_and_sampler(monkeypatch):
                             lambda net, sch, labels, steps, scales, size, g: seen.update(scales=scales) or
                             __import__("torch").zeros(len(labels), 1, size, size))
         stub.fresh, stub.lora, stub.unet, stub.device, stub.size = False, False, None, "cpu", 8
-        stub.sample_classes = tuple(range(10))
+        stub.train_classes = tuple(range(10))
         stub.train_scheduler = stub.sample_scheduler = None
         digits.DigitsBackend.finetune(stub, _samples(20, 0), seed=1)
         digits.DigitsBackend.sample(stub, 10, seed=1)

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from autophagy.mixing import flat_pixels
 from autophagy.samples import Samples
 
 
@@ -63,7 +64,7 @@ class Backend(ABC):
     def features(self, x: np.ndarray) -> np.ndarray:
         """(N, D) float vectors of samples `x`, the `features` space of the selections (greedy,
         threshold_decay). Default: the flattened values (pixels) as float32."""
-        return np.asarray(x, dtype=np.float32).reshape(len(x), -1)
+        return flat_pixels(x)
 
     @abstractmethod
     def evaluate(self, samples: Samples, train: Samples, seed: int) -> dict[str, float]:

@@ -7,13 +7,13 @@ cell's mitigation, its parameters (from the sweep's `mitigation_params:`) includ
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Optional
 
 import numpy as np
 
 from autophagy.mitigations import selection
+from autophagy.mixing import round_half_up
 
 if TYPE_CHECKING:
     from autophagy.config import RedifineConfig
@@ -31,7 +31,7 @@ class Selection:
 
     def candidates(self, count: int) -> int:
         """round(m * count), half up, as every count in mixing.py."""
-        return int(math.floor(self.pool_factor * count + 0.5))
+        return round_half_up(self.pool_factor * count)
 
     def choose(self, vectors: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
         """Indices of `count` of the rows of `vectors` (candidates as flat vectors)."""

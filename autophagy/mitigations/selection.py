@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from autophagy.metrics.distances import as_points, pairwise
+
 TAU0_SAMPLE = 2000  # candidates whose pairwise distances estimate tau0: 2000^2 distances, ~30 MB
-
-
-def _as_vectors(x: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(np.asarray(x, dtype=np.float64).reshape(len(x), -1))
 
 
 def _check(x: np.ndarray, count: int) -> None:
@@ -27,19 +25,10 @@ def distances_to(x: np.ndarray, row: np.ndarray) -> np.ndarray:
     return np.sqrt(((x - row) ** 2).sum(axis=1))
 
 
-def pairwise_distances(x: np.ndarray) -> np.ndarray:
-    """All L2 distances between rows of x, (n, n), through |a|^2 + |b|^2 - 2ab."""
-    x = _as_vectors(x)
-    sq = (x * x).sum(axis=1)
-    d2 = sq[:, None] + sq[None, :] - 2.0 * (x @ x.T)
-    np.fill_diagonal(d2, 0.0)
-    return np.sqrt(np.maximum(d2, 0.0))
-
-
 def farthest_point(x: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
     """Greedy Selection: a random first point, then repeatedly the candidate farthest from every
     chosen one. Ties (exact duplicates of chosen points sit at distance 0) go to the lowest index."""
-    x = _as_vectors(x)
+    x = as_points(x)
     _check(x, count)
     chosen = np.empty(count, dtype=np.int64)
     if count == 0:
@@ -56,11 +45,10 @@ def farthest_point(x: np.ndarray, count: int, rng: np.random.Generator) -> np.nd
 
 def default_tau0(x: np.ndarray, rng: np.random.Generator) -> float:
     """The median distance between two distinct candidates (from a sample of TAU0_SAMPLE of them)."""
-    x = _as_vectors(x)
+    x = as_points(x)
     if len(x) > TAU0_SAMPLE:
         x = x[rng.choice(len(x), TAU0_SAMPLE, replace=False)]
-    d = pairwise_distances(x)
-    return float(np.median(d[np.triu_indices(len(x), k=1)])) if len(x) > 1 else 0.0
+    return float(np.median(pairwise(x))) if len(x) > 1 else 0.0
 
 
 def threshold_decay(x: np.ndarray, count: int, rng: np.random.Generator, tau0: float | None = None,
@@ -73,7 +61,7 @@ def threshold_decay(x: np.ndarray, count: int, rng: np.random.Generator, tau0: f
     fewer than `count` distinct candidates exist, the rest is filled in shuffled order (a collapsed
     generation can sample identical images).
     """
-    x = _as_vectors(x)
+    x = as_points(x)
     _check(x, count)
     order = rng.permutation(len(x))
     tau = default_tau0(x, rng) if tau0 is None else float(tau0)

@@ -86,7 +86,6 @@ class DigitsBackend(Backend):
         super().__init__(cfg, assets, device)
         self.eval_only = eval_only_classes(cfg)
         self.train_classes = tuple(c for c in range(CLASSES) if c not in self.eval_only)
-        self.sample_classes = self.train_classes  # what `sample` draws; off-target evaluation swaps it
         missing = [name for name in (BASE, CLASSIFIER, REFERENCE) if name not in assets]
         if missing:
             raise KeyError(f"digits backend: assets lack {missing}; they come from DigitsBackend.prepare(cfg)")
@@ -127,17 +126,7 @@ class DigitsBackend(Backend):
             self.unet.load_state_dict(self.base)
 
     def sample(self, n: int, seed: int) -> Samples:
-        y = data.balanced_labels(n, self.sample_classes)  # balanced over the trained classes
-        g = torch.Generator().manual_seed(seed)
-        s = self.cfg.sampling
-        net = lora.merged_copy(self.unet) if self.lora else self.unet
-        scales = diffusion.cfg_schedule(s.cfg_scale, s.cfg_end, s.cfg_schedule, s.steps)
-        parts = []
-        for start in range(0, n, SAMPLE_BATCH):
-            labels = torch.from_numpy(y[start:start + SAMPLE_BATCH]).to(self.device)
-            x = diffusion.sample(net, self.sample_scheduler, labels, s.steps, scales, self.size, g)
-            parts.append(diffusion.to_uint8(x))
-        return Samples(np.concatenate(parts), y)
+        return _draw(self, n, seed, self.train_classes)  # balanced over the trained classes
 
     def features(self, x: np.ndarray) -> np.ndarray:
         """The evaluation classifier's last hidden layer (128 wide by default): the space FID is
@@ -189,14 +178,10 @@ class DigitsBackend(Backend):
 
     def _evaluate_offtarget(self, n: int, seed: int) -> dict[str, float]:
         """Samples of the eval-only classes, as many per class as `sample` gives a trained class,
-        drawn by `sample` itself (same guidance, same merged adapter), scored like the main ones."""
+        drawn as `sample` draws (same guidance, same merged adapter), scored like the main ones."""
         # At least MIN_SAMPLES (10) in all: FID/KID/precision refuse fewer.
         per_class = max(-(-n // len(self.train_classes)), -(-MIN_SAMPLES // len(self.eval_only)))
-        self.sample_classes = self.eval_only
-        try:
-            off = self.sample(per_class * len(self.eval_only), seed)
-        finally:
-            self.sample_classes = self.train_classes
+        off = _draw(self, per_class * len(self.eval_only), seed, self.eval_only)
         features, logits = fidelity.extract_logits(self.extractor, off.x)
         out = self._scores(off, features, logits, self.reference(offtarget=True), seed)
         out["pairwise_l2"] = metrics.pairwise_l2(off.x, off.y)
@@ -240,6 +225,21 @@ class DigitsBackend(Backend):
                 raise ValueError(f"digits backend: the state is not a full UNet of this model config "
                                  f"(a LoRA checkpoint with finetune.lora_rank=0?): {str(err)[:200]}") from None
         self.fresh = False
+
+
+def _draw(backend: DigitsBackend, n: int, seed: int, classes: tuple[int, ...]) -> Samples:
+    """n samples balanced over `classes`: DDIM with the sweep's guidance schedule, from `seed`."""
+    y = data.balanced_labels(n, classes)
+    g = torch.Generator().manual_seed(seed)
+    s = backend.cfg.sampling
+    net = lora.merged_copy(backend.unet) if backend.lora else backend.unet
+    scales = diffusion.cfg_schedule(s.cfg_scale, s.cfg_end, s.cfg_schedule, s.steps)
+    parts = []
+    for start in range(0, n, SAMPLE_BATCH):
+        labels = torch.from_numpy(y[start:start + SAMPLE_BATCH]).to(backend.device)
+        x = diffusion.sample(net, backend.sample_scheduler, labels, s.steps, scales, backend.size, g)
+        parts.append(diffusion.to_uint8(x))
+    return Samples(np.concatenate(parts), y)
 
 
 def _to_bytes(state_dict: dict[str, torch.Tensor]) -> bytes:

@@ -8,18 +8,9 @@ import numpy as np
 import torch
 from diffusers import DDPMScheduler, UNet2DModel
 
+from autophagy.backends.batches import batches
 from autophagy.backends.digits import diffusion
 from autophagy.samples import Samples
-
-
-def batches(n: int, batch_size: int, steps: int, generator: torch.Generator):
-    """Index batches from successive random permutations: every image is seen once per epoch."""
-    order = torch.empty(0, dtype=torch.long)
-    for _ in range(steps):
-        while len(order) < batch_size:
-            order = torch.cat([order, torch.randperm(n, generator=generator)])
-        yield order[:batch_size]
-        order = order[batch_size:]
 
 
 def run(unet: UNet2DModel, scheduler: DDPMScheduler, data: Samples, *, steps: int, batch_size: int,

@@ -16,6 +16,8 @@ import torch.nn.functional as F
 from accelerate import Accelerator
 from diffusers import DDPMScheduler, StableDiffusionPipeline
 
+from autophagy.backends.batches import batches
+
 ENCODE_BATCH = 16  # images per VAE / text-encoder forward pass: bounds memory, not results
 
 
@@ -42,16 +44,6 @@ def encode_prompts(pipe: StableDiffusionPipeline, prompts: list[str]) -> torch.T
                              max_length=pipe.tokenizer.model_max_length, return_tensors="pt").input_ids
         out.append(pipe.text_encoder(ids.to(pipe.text_encoder.device))[0].float())
     return torch.cat(out)
-
-
-def batches(n: int, batch_size: int, count: int, generator: torch.Generator):
-    """Index batches from successive random permutations: every image is seen once per epoch."""
-    order = torch.empty(0, dtype=torch.long)
-    for _ in range(count):
-        while len(order) < batch_size:
-            order = torch.cat([order, torch.randperm(n, generator=generator)])
-        yield order[:batch_size]
-        order = order[batch_size:]
 
 
 def run(pipe: StableDiffusionPipeline, scheduler: DDPMScheduler, x: np.ndarray, prompts: list[str], *,
