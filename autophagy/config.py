@@ -213,7 +213,7 @@ class MitigationParams:
 # The grid's fixed axes; any other scalar field may be an extra axis, by its dotted key.
 CORE_AXES = ("ratio", "seed", "mitigation")
 # Fields that shape the sweep itself, not a chain, and so cannot be an axis.
-NOT_AN_AXIS = ("name", "backend", "model", "grid", "collapse", "resources", "retries")
+NOT_AN_AXIS = ("name", "backend", "model", "grid", "collapse", "resources", "retries", "checkpoint_interval_s")
 
 
 @dataclass(frozen=True)
@@ -234,13 +234,19 @@ class SweepConfig:
     mitigation_params: MitigationParams = MitigationParams()
     collapse: CollapseConfig = CollapseConfig()
     resources: ResourcesConfig = ResourcesConfig()
-    retries: int = 2  # per chain, each resuming from its last finished generation
+    retries: int = 2  # per chain, each resuming from its last checkpoint
+    # A chain is checkpointed (and its rows written) after a generation that ends at least this
+    # long after its last checkpoint, and after its last generation: every generation whenever
+    # generations take longer (digits, SD); several at once for millisecond ones (gmm), whose
+    # per-generation checkpoints would cost more than the generations. A retry redoes at most this.
+    checkpoint_interval_s: float = 2.0
 
     def validate(self, where: str) -> None:
         _check(bool(self.name) and "/" not in self.name, "name", "must be a non-empty name without '/'")
         _check(self.generations >= 1, "generations", "must be >= 1")
         _check(self.images_per_generation >= 2, "images_per_generation", "must be >= 2")
         _check(self.retries >= 0, "retries", "must be >= 0")
+        _check(self.checkpoint_interval_s >= 0, "checkpoint_interval_s", "must be >= 0 (0: every generation)")
         names = self.grid.get("mitigation") if isinstance(self.grid, dict) else None
         healing = isinstance(names, (list, tuple)) and any("healing" in str(m).split("+") for m in names)
         _check(not healing or self.mitigation_params.healing.after < self.generations,

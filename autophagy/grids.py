@@ -2,8 +2,8 @@
 
 A backend with images (`Backend.grid_images > 0`) samples the same noise and labels every
 generation (the chain's `grid` seed stream, not keyed by generation), so a chain's strips, stacked,
-show what the generations did to the same starting noise. The actor encodes the strip; the driver's
-sink writes it to DIR/grids/<chain_id>/gen<GGG>.png; the report stacks them.
+show what the generations did to the same starting noise. The actor encodes the strip; the chain's
+trial writes it to DIR/grids/<chain_id>/gen<GGG>.png; the report stacks them.
 """
 
 from __future__ import annotations

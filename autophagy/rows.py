@@ -3,13 +3,15 @@
 Layout: DIR/metrics/<chain_id>.parquet, each holding that chain's rows sorted by generation, all
 with one schema (`schema(cfg)`): chain_id, ratio, seed, mitigation, <extra axes by dotted key>,
 generation, status ('ok', 'diverged' or 'failed'), error, worker (node IP and GPU share that ran
-it), n_real, n_synthetic, train_loss,
+it), finished_at (UTC), n_real, n_synthetic, train_loss,
 <backend metrics>, seconds_*. `pandas.read_parquet(DIR/metrics)`, DuckDB
 (`read_parquet('DIR/metrics/*.parquet')`) and polars read it as one table.
 
 Writes are idempotent: writing generation g replaces any earlier row of (chain, g), and every file
 is replaced atomically (written beside, then renamed), so a reader never sees half a file and a
-retried or resumed generation never duplicates a row.
+retried or resumed generation never duplicates a row. A running chain's rows are written by its
+Tune trial (`ChainRows`, which holds them in memory: one write per row, no read); the driver writes
+only the row of a chain that failed for good.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ def schema(cfg) -> pa.Schema:
     fields = [("chain_id", pa.string()), ("ratio", pa.float64()), ("seed", pa.int64()), ("mitigation", pa.string())]
     fields += [(axis, arrow_type(values)) for axis, values in cfg.grid.items() if axis not in ("ratio", "seed", "mitigation")]
     fields += [("generation", pa.int64()), ("status", pa.string()), ("error", pa.string()), ("worker", pa.string()),
+               ("finished_at", pa.timestamp("us", tz="UTC")),
                ("n_real", pa.int64()), ("n_synthetic", pa.int64()), ("train_loss", pa.float64())]
     fields += [(m, pa.float64()) for m in cfg.model.metric_names(cfg)]
     fields += [(t, pa.float64()) for t in TIMINGS]
@@ -50,17 +53,29 @@ def read_chain(metrics_dir: Path, chain_id: str) -> list[dict]:
     return pq.read_table(path).to_pylist() if path.exists() else []
 
 
+class ChainRows:
+    """One chain's rows, read once, then kept in memory by the one process that writes them."""
+
+    def __init__(self, metrics_dir: Path, chain_id: str, row_schema: pa.Schema):
+        self.path, self.schema = chain_file(metrics_dir, chain_id), row_schema
+        self.rows = {r["generation"]: r for r in read_chain(metrics_dir, chain_id)}
+
+    def put(self, *new: dict) -> None:
+        """Insert or replace the rows of these generations, then rewrite the file atomically."""
+        for row in new:
+            if row.get("status") not in STATUSES:
+                raise ValueError(f"row status {row.get('status')!r} is not one of {STATUSES}")
+            self.rows[row["generation"]] = row
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        table = pa.Table.from_pylist([self.rows[g] for g in sorted(self.rows)], schema=self.schema)
+        tmp = self.path.with_suffix(f".tmp{os.getpid()}")
+        pq.write_table(table, tmp)
+        os.replace(tmp, self.path)
+
+
 def write_row(metrics_dir: Path, row: dict, row_schema: pa.Schema) -> None:
     """Insert or replace the row of (row['chain_id'], row['generation'])."""
-    if row.get("status") not in STATUSES:
-        raise ValueError(f"row status {row.get('status')!r} is not one of {STATUSES}")
-    path = chain_file(metrics_dir, row["chain_id"])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    kept = [r for r in read_chain(metrics_dir, row["chain_id"]) if r["generation"] != row["generation"]]
-    table = pa.Table.from_pylist(sorted(kept + [row], key=lambda r: r["generation"]), schema=row_schema)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
+    ChainRows(metrics_dir, row["chain_id"], row_schema).put(row)
 
 
 def read_rows(out_dir: Path) -> pd.DataFrame:

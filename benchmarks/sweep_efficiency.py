@@ -13,6 +13,12 @@ and prints, from the rows it wrote:
   overhead/gen        (wall x slots - compute) / generations: what each generation costs on top
                       of its own work (process and actor start-up, Tune, checkpoint and row I/O)
   driver peak RSS     the driver process's peak memory
+and splits the overhead, from the rows' `finished_at` and `seconds_*`, into
+  start-up            slot-seconds before each of the first chains' first generation starts
+                      (Tune, the trainable and chain actor processes, imports, the first model)
+  tail                slot-seconds after each of the last chains' last generation ends
+                      (slots idle while the last chains finish, Tune's shutdown)
+  steady              the rest, per generation: what a generation costs in a long sweep
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import argparse
 import resource
 import tempfile
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import ray
@@ -45,9 +52,11 @@ def main() -> None:
     ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)
     assets.load_or_prepare(cfg, log=lambda m: None)  # cached: the clock measures the sweep only
     with tempfile.TemporaryDirectory(prefix="autophagy-bench-") as tmp:
+        began = datetime.now(timezone.utc)
         start = time.perf_counter()
         results = sweep.run(cfg, Path(tmp) / "run", progress=False)
         wall = time.perf_counter() - start
+        ended = datetime.now(timezone.utc)
         df = rows.read_rows(Path(tmp) / "run")
     errors = sum(r.error is not None for r in results)
     compute = float(df[list(TIMINGS)].sum().sum())
@@ -59,6 +68,21 @@ def main() -> None:
     print(f"wall {wall:.1f} s   chains/s {chains / wall:.2f}   compute {compute:.1f} s   "
           f"efficiency {compute / (wall * slots):.3f}   overhead/gen {1000 * (wall * slots - compute) / generations:.0f} ms   "
           f"mean compute/gen {1000 * compute / generations:.1f} ms   driver peak RSS {peak_mb:.0f} MB")
+    startup, tail = ends(df, began, ended, slots)
+    steady = (wall * slots - compute - startup - tail) / generations
+    print(f"overhead split: start-up {startup:.1f} slot-s ({startup / slots:.1f} s per slot)   tail {tail:.1f} slot-s   "
+          f"steady {1000 * steady:.0f} ms/gen = {100 * steady * generations / compute:.1f} % of a generation")
+
+
+def ends(df, began: datetime, ended: datetime, slots: int) -> tuple[float, float]:
+    """(start-up, tail) in slot-seconds: before the first `slots` chains' first generations start,
+    after the last `slots` chains' last generations end."""
+    busy = df[list(TIMINGS)].sum(axis=1)
+    started = (df.finished_at - busy.map(lambda s: timedelta(seconds=s)))
+    first = started.groupby(df.chain_id).min().sort_values().iloc[:slots]
+    last = df.finished_at.groupby(df.chain_id).max().sort_values().iloc[-slots:]
+    return (float(sum((t - began).total_seconds() for t in first)),
+            float(sum((ended - t).total_seconds() for t in last)))
 
 
 if __name__ == "__main__":

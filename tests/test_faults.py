@@ -22,7 +22,9 @@ VALUES = ["train_loss", "variance", "kl", "loglik", "n_synthetic"]
 
 
 def _cfg(**over):
-    base = {"generations": 4, "grid.seed": [0], "grid.ratio": [0.5, 1.0], "grid.mitigation": ["none"], "retries": 2}
+    # Every generation checkpointed (gmm's take milliseconds: the default would checkpoint a chain once).
+    base = {"generations": 4, "grid.seed": [0], "grid.ratio": [0.5, 1.0], "grid.mitigation": ["none"], "retries": 2,
+            "checkpoint_interval_s": 0}
     return config.load(ROOT / "sweeps" / "smoke.yaml", {**base, **over})
 
 
@@ -59,6 +61,8 @@ def test_chain_fault_is_retried_from_last_generation(ray_local, _faults, tmp_pat
     assert all(r.error is None for r in results)
     assert (_faults.parent / (_faults.name + ".fired-0")).exists(), "the fault never fired"
     _assert_same_as_uninterrupted(cfg, tmp_path / "run")
+    # The retry went on from generation 2's checkpoint: one checkpoint per generation, none redone.
+    assert len(list((tmp_path / "run" / "tune" / target).glob("checkpoint_*"))) == cfg.generations + 1
 
 
 def test_exhausted_retries_mark_the_chain_failed_and_the_sweep_goes_on(ray_local, _faults, tmp_path):

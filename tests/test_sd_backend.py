@@ -238,6 +238,38 @@ def test_state_round_trip_is_the_adapter_and_the_prompts(sd, backend, cfg, asset
     assert not np.array_equal(fresh.sample(4, seed=5).x, backend.sample(4, seed=5).x)
 
 
+def test_a_closed_chains_pipeline_serves_the_next_chain_as_a_fresh_load_would(sd, tiny):
+    """An actor handed to the next chain keeps the loaded pipeline (backend.close, then a new
+    backend): the next chain's rows equal those of a chain on a freshly loaded pipeline."""
+    from autophagy.chain import Chain
+
+    cfg = make_cfg(tiny, model={"clip_path": None, "eval_prompts": {}})
+    assets = sd[0].StableDiffusionBackend.prepare(cfg)
+    cell = grid.cells(cfg)[0]
+    sd[0]._kept.clear()  # other tests' backends, never closed, may hold it
+
+    def run(backend):
+        chain = Chain(grid.cell_config(cfg, cell), cell, backend)
+        out = []
+        while not chain.finished:
+            out.append(chain.run_generation())
+        return [{k: v for k, v in r.items() if not k.startswith("seconds_")} for r in out]
+
+    first = sd[0].StableDiffusionBackend(cfg, assets)
+    run(first)  # trains the adapter away from the base
+    first.close()
+    kept = sd[0].StableDiffusionBackend(cfg, assets)
+    assert kept.pipe is first.pipe  # reused, not read from disk again
+    fresh = sd[0].StableDiffusionBackend(cfg, assets)  # `kept` is live: this one loads its own
+    assert fresh.pipe is not kept.pipe
+    assert run(kept) == run(fresh)
+    # A full finetune changes the UNet itself: its pipeline is never handed on.
+    full = make_cfg(tiny, finetune={"lora_rank": 0}, model={"clip_path": None, "eval_prompts": {}})
+    a = sd[0].StableDiffusionBackend(full, assets)
+    a.close()
+    assert sd[0].StableDiffusionBackend(full, assets).pipe is not a.pipe
+
+
 def test_full_finetune_with_accumulation_and_sgd(sd, tiny):
     cfg = make_cfg(tiny, finetune={"lora_rank": 0, "steps": 2, "init": "base"},
                    model={"grad_accum": 2, "optimizer": "sgd", "clip_path": None, "eval_prompts": {}})

@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from autophagy import config, grid, rows
+from autophagy import checkpoint, config, grid, rows
 from autophagy.orchestrator import sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def smoke(ray_local, tmp_path_factory):
-    cfg = config.load(ROOT / "sweeps" / "smoke.yaml", {"generations": 3, "grid.seed": [0]})
+    # checkpoint_interval_s: an hour, so each chain is checkpointed once, after its last generation.
+    cfg = config.load(ROOT / "sweeps" / "smoke.yaml", {"generations": 3, "grid.seed": [0], "checkpoint_interval_s": 3600})
     out = tmp_path_factory.mktemp("smoke") / "run"
     results = sweep.run(cfg, out, progress=False)
     return cfg, out, results
@@ -30,10 +31,19 @@ def test_every_chain_and_generation_has_exactly_one_row(smoke):
     assert sorted(df.generation.unique()) == list(range(cfg.generations + 1))
 
 
+def test_generations_within_the_checkpoint_interval_share_one_checkpoint(smoke):
+    cfg, out, _ = smoke
+    for cell in grid.cells(cfg):
+        saved = sorted((out / "tune" / cell.chain_id).glob("checkpoint_*"))
+        assert len(saved) == 1, saved
+        _, meta = checkpoint.unpack(checkpoint.read_dir(saved[0]), "test")
+        assert meta["next_generation"] == cfg.generations + 1
+
+
 def test_schema(smoke):
     cfg, out, _ = smoke
     df = rows.read_rows(out)
-    expected = {"chain_id", "ratio", "seed", "mitigation", "generation", "status", "error", "worker", "n_real",
+    expected = {"chain_id", "ratio", "seed", "mitigation", "generation", "status", "error", "worker", "finished_at", "n_real",
                 "n_synthetic", "train_loss", "seconds_build", "seconds_finetune", "seconds_sample",
                 "seconds_evaluate", "seconds_checkpoint", *cfg.model.metric_names()}
     assert {"variance", "loglik", "kl", "sample_variance", "variance_c0", "variance_c1"} <= expected

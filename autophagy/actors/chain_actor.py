@@ -1,7 +1,9 @@
 """`ChainActor`: a Ray actor holding one chain's model on its GPU share (or CPU share).
 
 The Tune trial that owns it (orchestrator/trial.py) asks for one generation at a time; the actor
-answers with the generation's row and the checkpoint files to persist. Keeping the model in a
+answers, in one round trip, with the generation's row, whether the chain is done and, when a
+checkpoint is due (`checkpoint_interval_s` since the last one, or the chain's end), the
+checkpoint files to persist. Keeping the model in a
 long-lived actor means the weights, the base pipeline and the imports (about 4 s of torch and
 diffusers) are loaded once per chain, not once per generation.
 """
@@ -9,6 +11,7 @@ diffusers) are loaded once per chain, not once per generation.
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 
 import ray
 
@@ -25,13 +28,16 @@ class ChainActor:
         self.worker = f"{ray.util.get_node_ip_address()} " + (f"GPU {gpus} x{share:g}" if gpus else "CPU")
         self.reset(cfg, cell, assets, checkpoint_files)
 
-    def reset(self, cfg, cell, assets: dict[str, bytes], checkpoint_files: dict[str, bytes] | None = None) -> None:
+    def reset(self, cfg, cell, assets: dict[str, bytes], checkpoint_files: dict[str, bytes] | None = None) -> tuple[int, bool]:
         """Take on another chain (a new cell, or the same one from a checkpoint). The trial reuses
         its actor for the next chain on the same placement group: the process, its imports and its
-        CUDA context outlive one chain, which saves seconds per chain (benchmarks/sweep_efficiency.py)."""
+        CUDA context outlive one chain, which saves seconds per chain (benchmarks/sweep_efficiency.py).
+        Returns `position()`."""
         from autophagy.backends import backend_class
         from autophagy.chain import Chain
 
+        if getattr(self, "chain", None) is not None:
+            self.chain.backend.close()
         self.chain = None  # let the last chain's model go before the next one loads
         cls = backend_class(cfg.backend)
         device = "cpu"
@@ -44,16 +50,17 @@ class ChainActor:
         self.chain = Chain(cfg, cell, cls(cfg, assets, device))
         if checkpoint_files:
             self.chain.restore(checkpoint_files, where=f"checkpoint of {cell.chain_id}")
+        self.checkpoint_due = time.monotonic() + cfg.checkpoint_interval_s
+        return self.position()
 
-    def next_generation(self) -> int:
-        return self.chain.next_generation
+    def position(self) -> tuple[int, bool]:
+        """(the next generation to run, whether the chain is finished)."""
+        return self.chain.next_generation, self.chain.finished
 
-    def finished(self) -> bool:
-        return self.chain.finished
-
-    def step(self) -> tuple[dict, dict[str, bytes], bytes | None]:
-        """Run the next generation; return its row, the checkpoint that follows it and its sample
-        grid (PNG, None when the backend has no images or the generation diverged)."""
+    def step(self) -> tuple[dict, dict[str, bytes] | None, bytes | None, bool]:
+        """Run the next generation; return its row, the checkpoint that follows it (None when none
+        is due yet), its sample grid (PNG, None when the backend has no images or the generation
+        diverged) and whether the chain is now finished."""
         faults.inject(self.chain.cell.chain_id, self.chain.next_generation)
         row = self.chain.run_generation()
         row["worker"] = self.worker
@@ -64,7 +71,11 @@ class ChainActor:
             fixed = backend.sample(backend.grid_images, seeding.int_seed(self.chain.cell.seed, "grid"))
             grid = grids.encode(fixed.x)
             row["seconds_sample"] += time.perf_counter() - start
-        start = time.perf_counter()
-        files = self.chain.checkpoint_files()
-        row["seconds_checkpoint"] = time.perf_counter() - start
-        return row, files, grid
+        files = None
+        if self.chain.finished or time.monotonic() >= self.checkpoint_due:
+            start = time.perf_counter()
+            files = self.chain.checkpoint_files()
+            row["seconds_checkpoint"] = time.perf_counter() - start
+            self.checkpoint_due = time.monotonic() + self.chain.cfg.checkpoint_interval_s
+        row["finished_at"] = datetime.now(timezone.utc)
+        return row, files, grid, self.chain.finished

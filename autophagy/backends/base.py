@@ -36,6 +36,10 @@ class Backend(ABC):
         """`cfg` is the cell's SweepConfig; `assets` what `prepare` returned (shared by all chains)."""
         self.cfg, self.assets, self.device = cfg, assets, device
 
+    def close(self) -> None:
+        """The chain is done with this backend (its actor moves to the next chain): release what the
+        next chain may reuse (the SD backend's loaded pipeline). Nothing by default."""
+
     @classmethod
     def prepare(cls, cfg: Any) -> dict[str, bytes]:
         """Work done once per sweep and shared by every chain (e.g. pretraining the base model and

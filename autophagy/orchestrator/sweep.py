@@ -4,7 +4,7 @@
 
 DIR/config.yaml (the resolved config) is written before any work starts. DIR/tune is Tune's
 experiment directory (trial checkpoints, experiment state); `--resume` restores it with
-`Tuner.restore`, continuing unfinished and failed chains from their last finished generation.
+`Tuner.restore`, continuing unfinished and failed chains from their last checkpoint.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from ray import tune
 from autophagy import config, grid
 from autophagy.config import ConfigError
 from autophagy.orchestrator import assets, trial
-from autophagy.orchestrator.sink import ParquetSink
+from autophagy.orchestrator.progress import Progress
 
 # The Parquet rows are the record; Tune's own JSON/CSV/TensorBoard copies of every result would
 # duplicate them (and the sample grids) in DIR/tune for nothing.
@@ -70,21 +70,26 @@ def check_resources(cfg) -> None:
 
 
 def _tuner(cfg, out: Path, files: dict[str, bytes], resume: bool, progress: bool) -> tune.Tuner:
-    cells = grid.cells(cfg)
-    trainable = tune.with_resources(tune.with_parameters(trial.run_chain, cfg=cfg, assets=files),
+    # The grid searched is the chain ids alone: Tune deep-copies its search space once per trial,
+    # and keeps every trial's config in its experiment state (quadratic in the cells' size). The
+    # cells and the assets go to the object store once: a trial's process fetches the cells once
+    # (trial.shared) and hands the assets to its actor by reference, never copying them itself.
+    cells = {c.chain_id: c.to_dict() for c in grid.cells(cfg)}
+    refs = {"cells": ray.put(cells), "assets": ray.put(files)}
+    trainable = tune.with_resources(tune.with_parameters(trial.run_chain, cfg=cfg, refs=refs, out=str(out)),
                                     trial.placement(cfg))
     experiment = out / "tune"
     if resume and tune.Tuner.can_restore(str(experiment)):
         log(f"resuming {experiment}")
         return tune.Tuner.restore(str(experiment), trainable=trainable, resume_unfinished=True, resume_errored=True)
-    sink = ParquetSink(out, cfg, len(cells), progress)
+    callback = Progress(out, cfg, cells, progress)
     return tune.Tuner(
         trainable,
-        param_space={"cell": tune.grid_search([c.to_dict() for c in cells])},
+        param_space={"chain": tune.grid_search(list(cells))},
         tune_config=tune.TuneConfig(
             max_concurrent_trials=cfg.resources.max_concurrent,
-            trial_dirname_creator=lambda t: t.config["cell"]["chain_id"],
-            trial_name_creator=lambda t: t.config["cell"]["chain_id"],
+            trial_dirname_creator=lambda t: t.config["chain"],
+            trial_name_creator=lambda t: t.config["chain"],
             reuse_actors=True,  # a trial's worker serves the next trial: no new process per chain
         ),
         run_config=tune.RunConfig(
@@ -96,7 +101,7 @@ def _tuner(cfg, out: Path, files: dict[str, bytes], resume: bool, progress: bool
             # reads) only afterwards: a driver killed in between leaves a state that points at a
             # deleted checkpoint, and the chain cannot resume (seen in tests/test_faults.py).
             checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
-            callbacks=[sink],
+            callbacks=[callback],
             verbose=0,
         ),
     )
@@ -115,5 +120,5 @@ def run(cfg, out: Path, *, address: str | None = None, resume: bool = False, pro
     results = _tuner(cfg, out, files, resume, progress).fit()
     failed = [r for r in results if r.error is not None]
     for r in failed:
-        log(f"chain {r.config['cell']['chain_id']} failed after {cfg.retries} retries: {type(r.error).__name__}: {r.error}")
+        log(f"chain {r.config['chain']} failed after {cfg.retries} retries: {type(r.error).__name__}: {r.error}")
     return results

@@ -4,20 +4,28 @@ The trial itself reserves nothing (an empty head bundle: a 0.01-CPU one would ke
 chains off a 2-core node); the chain's model lives in a `ChainActor` scheduled on the placement
 group's chain bundle, which holds the chain's CPUs and GPU share, and is reused by the next chain
 that Tune runs in the same trainable process (see `_kept`).
-Every generation is reported with a checkpoint, so a retried trial (Tune's FailureConfig) or a
-resumed sweep (`Tuner.restore`) continues from the last finished generation.
+Generations are reported to Tune with a checkpoint (every generation, or every few for
+millisecond ones: `checkpoint_interval_s`), so a retried trial (Tune's FailureConfig) or a resumed
+sweep (`Tuner.restore`) continues from the last checkpointed generation.
+
+Per generation: one round trip to the actor (`step`). When it brings a checkpoint, the trial
+writes the sample grids and rows of the generations since the last one (DIR/grids, DIR/metrics)
+*before* reporting it, so a resume from that checkpoint never skips a row. Meanwhile the actor
+already runs the next generation (it is asked for it first), so a chain does not wait on the
+trial's writes nor on Tune's round trip to the driver.
 """
 
 from __future__ import annotations
 
 import logging
 import tempfile
+from pathlib import Path
 
 import ray
 from ray import tune
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-from autophagy import checkpoint, faults, grid
+from autophagy import checkpoint, faults, grid, grids, rows
 from autophagy.actors import ChainActor
 
 
@@ -32,49 +40,88 @@ def placement(cfg) -> tune.PlacementGroupFactory:
 # finishes: Tune (reuse_actors=True) hands the process, with its placement group, to the next
 # chain, which then reuses the actor instead of starting a new worker process.
 _kept: dict = {}
+# What every trial of the sweep shares (its cells), fetched once per trainable process.
+_shared: dict = {}
 
 
-def _chain_actor(cfg, cell, assets: dict[str, bytes], files: dict[str, bytes] | None):
+def shared(ref: ray.ObjectRef):
+    if ref.hex() not in _shared:
+        _shared.clear()
+        _shared[ref.hex()] = ray.get(ref)
+    return _shared[ref.hex()]
+
+
+def _chain_actor(cfg, cell, assets: ray.ObjectRef, files: dict[str, bytes] | None):
+    """This chain's actor, and its position (next generation, finished)."""
     group = ray.util.get_current_placement_group()
     kept = _kept.pop("actor", None)
     if kept is not None:
         actor, group_id = kept
         if group_id == group.id:
             try:
-                ray.get(actor.reset.remote(cfg, cell, assets, files))
-                return actor
+                return actor, ray.get(actor.reset.remote(cfg, cell, assets, files))
             except ray.exceptions.RayActorError:  # it died with its last chain: start another
                 pass
         else:
             ray.kill(actor)
-    return ChainActor.options(
+    actor = ChainActor.options(
         num_cpus=cfg.resources.cpus,
         num_gpus=cfg.resources.gpus,
         scheduling_strategy=PlacementGroupSchedulingStrategy(
             group, placement_group_bundle_index=len(group.bundle_specs) - 1),
     ).remote(cfg, cell, assets, files)
+    return actor, ray.get(actor.position.remote())
 
 
-def run_chain(param: dict, *, cfg, assets: dict[str, bytes]) -> None:
+def _start(actor, chain_id: str, generation: int):
+    """Ask the actor for `generation` (the 'kill' fault drill kills it instead)."""
+    if faults.due("kill", chain_id, generation):
+        ray.kill(actor)
+    return actor.step.remote()
+
+
+def run_chain(param: dict, *, cfg, refs: dict[str, ray.ObjectRef], out: str) -> None:
     logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)  # a line per checkpoint
-    cell = grid.Cell.from_dict(param["cell"])
+    cell = grid.Cell.from_dict(shared(refs["cells"])[param["chain"]])
     files = None
     if (last := tune.get_checkpoint()) is not None:
         with last.as_directory() as directory:
             files = checkpoint.read_dir(directory)
-    actor = _chain_actor(grid.cell_config(cfg, cell), cell, assets, files)
+    actor, (generation, done) = _chain_actor(grid.cell_config(cfg, cell), cell, refs["assets"], files)
+    record = rows.ChainRows(Path(out) / "metrics", cell.chain_id, rows.schema(cfg))
     finished = False
     try:
-        while not ray.get(actor.finished.remote()):
-            if faults.due("kill", cell.chain_id, ray.get(actor.next_generation.remote())):
-                ray.kill(actor)
-            row, files, strip = ray.get(actor.step.remote())
+        running = None if done else _start(actor, cell.chain_id, generation)
+        unsaved = []  # (row, grid strip) of the generations since the last checkpoint
+        while running is not None:
+            row, files, strip, done = ray.get(running)
+            running = None if done else _start(actor, cell.chain_id, row["generation"] + 1)
+            unsaved.append((row, strip))
+            if files is None:
+                continue
+            for r, s in unsaved:
+                if s:  # before the row: a row on disk means its grid is too
+                    grids.write(out, cell.chain_id, r["generation"], s)
+            record.put(*(r for r, _ in unsaved))
+            # The last report says done: Tune then ends the trial (raising SystemExit in this
+            # thread) without another round trip, and the finished chain's actor is kept.
+            finished = done
             with tempfile.TemporaryDirectory(prefix="autophagy-ckpt-") as directory:
                 checkpoint.write_dir(files, directory)
-                tune.report({"row": row, "grid": strip}, checkpoint=tune.Checkpoint.from_directory(directory))
+                tune.report({"generations": [progress(r, cfg.collapse.metric) for r, _ in unsaved], "done": done},
+                            checkpoint=tune.Checkpoint.from_directory(directory))
+            unsaved = []
         finished = True
     finally:
         if finished:
             _kept["actor"] = (actor, ray.util.get_current_placement_group().id)
         else:  # a failed chain's actor may be broken: the retry starts a fresh one
             ray.kill(actor)
+
+
+def progress(row: dict, metric: str) -> dict:
+    """What Tune's driver gets of a generation: enough for the progress line, not the whole row
+    (Tune tracks every reported number of every trial; the Parquet rows are the record)."""
+    return {"chain_id": row["chain_id"], "generation": row["generation"], "status": row["status"],
+            "value": row.get(metric, float("nan")),
+            "seconds": sum(v for k, v in row.items() if k.startswith("seconds_"))}

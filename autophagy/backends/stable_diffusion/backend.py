@@ -5,7 +5,10 @@ with FID (Inception), CLIP score and pixel distances.
 
 One actor holds one chain: the pipeline loads once per actor (SD 2.1 in fp16 with a fp32 LoRA:
 about 2.6 GB of GPU memory before activations), and the chain's state is its adapter (6.6 MB at
-rank 8) plus its prompt list. Real images and captions: data.py; a caption travels as its row
+rank 8) plus its prompt list. Under LoRA the loaded base (pipeline, data, scorers: `Base`) is
+kept by the process for the next chain with the same settings, since an actor is handed from
+chain to chain (orchestrator/trial.py): the next chain resets or loads the adapter and reads
+nothing from disk. Real images and captions: data.py; a caption travels as its row
 index in `Samples.y`. The prompts of every generation are the captions of the chain's own real
 images (generation 0 trains on exactly those), so each generation draws the same prompts and
 generations compare (Pu et al.: the 75 training captions are the "main" prompts).
@@ -17,6 +20,7 @@ kernels and fp16 rounding make repeated runs differ in the last bits, which samp
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 
 import numpy as np
 import safetensors.torch
@@ -30,6 +34,57 @@ from autophagy.metrics import distances, fidelity, memorization
 from autophagy.samples import Samples
 
 REFERENCE = "reference.safetensors"  # held-out set: its row indices and (with FID) Inception features
+
+
+@dataclass
+class Base:
+    """What a chain starts from and never changes, but for the adapter's weights."""
+    folder: data.ImageFolder
+    real: tuple[Samples, Samples]
+    pipe: object
+    train_scheduler: DDPMScheduler
+    img2img: object
+    inception: object
+    clip: object
+
+
+# This process's last LoRA base, the settings it was loaded with and whether a live backend uses
+# it (one base at a time: a pipeline holds gigabytes of GPU memory). A backend takes it only once
+# the backend before has let it go (`close`), so two live backends never share an adapter. A full
+# finetune changes the UNet itself, so its base is never kept.
+_kept: dict = {}
+
+
+def _key(cfg, device: str) -> tuple:
+    m, f = cfg.model, cfg.finetune
+    return (m.path, m.resolution, m.mixed_precision, m.generation, tuple(m.lora_targets), f.lora_rank, f.lora_alpha,
+            m.inception_weights, m.clip_path, cfg.data.path, cfg.data.holdout, device)
+
+
+def load_base(cfg, device: str) -> Base:
+    m, f = cfg.model, cfg.finetune
+    keep = f.lora_rank > 0
+    if keep and _kept.get("key") == _key(cfg, device) and not _kept["busy"]:
+        lora.reset(_kept["base"].pipe.unet, 0)  # B = 0: the base model again, whatever the last chain trained
+        _kept["busy"] = True
+        return _kept["base"]
+    if not _kept.get("busy"):
+        _kept.clear()  # let an idle base go before loading another
+    folder = data.load(cfg.data.path, m.resolution)
+    pipe = pipeline.load(cfg, device, full_unet=not keep)
+    if keep:
+        lora.inject(pipe.unet, f.lora_rank, f.lora_alpha, m.lora_targets)
+    base = Base(
+        folder=folder, real=data.split(folder, cfg.data.holdout), pipe=pipe,
+        # The training noise schedule of the model's own scheduler config (what diffusers' training
+        # scripts use); sampling keeps the pipeline's scheduler (Euler for SD-Turbo, ...).
+        train_scheduler=DDPMScheduler.from_pretrained(m.path, subfolder="scheduler", local_files_only=True),
+        img2img=pipeline.img2img(pipe) if m.generation == "img2img" else None,
+        inception=metrics.inception(m.inception_weights, device) if m.inception_weights is not None else None,
+        clip=metrics.ClipScorer(m.clip_path, device) if m.clip_path else None)
+    if keep and not _kept:
+        _kept.update(key=_key(cfg, device), base=base, busy=True)
+    return base
 
 
 class StableDiffusionBackend(Backend):
@@ -69,33 +124,31 @@ class StableDiffusionBackend(Backend):
             raise KeyError(f"stable-diffusion backend: assets lack {REFERENCE}; they come from "
                            "StableDiffusionBackend.prepare(cfg)")
         _check_sampling(cfg)
-        m, f = cfg.model, cfg.finetune
-        self.folder = data.load(cfg.data.path, m.resolution)
-        self._real = data.split(self.folder, cfg.data.holdout)
+        f = cfg.finetune
+        base = self._base = load_base(cfg, device)
+        self.folder, self._real, self.pipe = base.folder, base.real, base.pipe
+        self.train_scheduler, self.img2img, self.inception, self.clip = (
+            base.train_scheduler, base.img2img, base.inception, base.clip)
         reference = safetensors.torch.load(assets[REFERENCE])
         if not np.array_equal(reference["holdout"].numpy(), self._real[1].y):
+            self.close()
             raise ValueError("stable-diffusion backend: the shared assets were made from other data "
                              f"(data.path={cfg.data.path!r} changed since?)")
         self.lora = f.lora_rank > 0
-        self.pipe = pipeline.load(cfg, device, full_unet=not self.lora)
         self.dtype = pipeline.weight_dtype(cfg, device)
-        if self.lora:
-            lora.inject(self.pipe.unet, f.lora_rank, f.lora_alpha, m.lora_targets)
-        # The training noise schedule of the model's own scheduler config (what diffusers' training
-        # scripts use); sampling keeps the pipeline's scheduler (Euler for SD-Turbo, ...).
-        self.train_scheduler = DDPMScheduler.from_pretrained(m.path, subfolder="scheduler", local_files_only=True)
-        self.img2img = pipeline.img2img(self.pipe) if m.generation == "img2img" else None
         self.prompt_ids: np.ndarray | None = None  # the chain's prompts (caption indices), from its first finetune
-        self.fresh = True  # no generation trained (or loaded) yet: the model is the base
-        self.inception = self.reference = self.reference_stats = None
-        if m.inception_weights is not None:
-            self.inception = metrics.inception(m.inception_weights, device)
+        self.fresh = True  # no generation trained (or loaded) yet: the adapter is reset before training
+        self.reference = self.reference_stats = None
+        if self.inception is not None:
             self.reference = reference["inception"].numpy()
             self.reference_stats = fidelity.statistics(self.reference)
-        self.clip = metrics.ClipScorer(m.clip_path, device) if m.clip_path else None
 
     def real_data(self) -> tuple[Samples, Samples]:
         return self._real
+
+    def close(self) -> None:
+        if _kept.get("base") is self._base:
+            _kept["busy"] = False
 
     def finetune(self, train: Samples, seed: int) -> dict[str, float]:
         f, m = self.cfg.finetune, self.cfg.model
