@@ -10,7 +10,7 @@ it), finished_at (UTC), n_real, n_synthetic, train_loss,
 Writes are idempotent: writing generation g replaces any earlier row of (chain, g), and every file
 is replaced atomically (written beside, then renamed), so a reader never sees half a file and a
 retried or resumed generation never duplicates a row. A running chain's rows are written by its
-Tune trial (`ChainRows`, which holds them in memory: one write per row, no read); the driver writes
+Tune trial (`ChainRows`, which holds them in memory: one file write per checkpoint, no read); the driver writes
 only the row of a chain that failed for good.
 """
 
