@@ -246,7 +246,7 @@ def test_a_closed_chains_pipeline_serves_the_next_chain_as_a_fresh_load_would(sd
     cfg = make_cfg(tiny, model={"clip_path": None, "eval_prompts": {}})
     assets = sd[0].StableDiffusionBackend.prepare(cfg)
     cell = grid.cells(cfg)[0]
-    sd[0]._kept.clear()  # other tests' backends, never closed, may hold it
+    sd[0]._kept.clear()  # no base left by an earlier test
 
     def run(backend):
         chain = Chain(grid.cell_config(cfg, cell), cell, backend)

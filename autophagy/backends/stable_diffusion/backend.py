@@ -48,10 +48,11 @@ class Base:
     clip: object
 
 
-# This process's last LoRA base, the settings it was loaded with and whether a live backend uses
-# it (one base at a time: a pipeline holds gigabytes of GPU memory). A backend takes it only once
-# the backend before has let it go (`close`), so two live backends never share an adapter. A full
-# finetune changes the UNet itself, so its base is never kept.
+# The LoRA base that the last closed backend of this process left (`close`), and the settings it
+# was loaded with: the next backend with the same settings takes it. Only an idle base is kept
+# here (at most one: a pipeline holds gigabytes of GPU memory), so two live backends never share
+# an adapter and a backend that is never closed keeps nothing alive. A full finetune changes the
+# UNet itself, so its base is never kept.
 _kept: dict = {}
 
 
@@ -64,12 +65,12 @@ def _key(cfg, device: str) -> tuple:
 def load_base(cfg, device: str) -> Base:
     m, f = cfg.model, cfg.finetune
     keep = f.lora_rank > 0
-    if keep and _kept.get("key") == _key(cfg, device) and not _kept["busy"]:
-        lora.reset(_kept["base"].pipe.unet, 0)  # B = 0: the base model again, whatever the last chain trained
-        _kept["busy"] = True
-        return _kept["base"]
-    if not _kept.get("busy"):
-        _kept.clear()  # let an idle base go before loading another
+    if keep and _kept.get("key") == _key(cfg, device):
+        base = _kept.pop("base")
+        _kept.clear()
+        lora.reset(base.pipe.unet, 0)  # B = 0: the base model again, whatever the last chain trained
+        return base
+    _kept.clear()  # let an idle base go before loading another
     folder = data.load(cfg.data.path, m.resolution)
     pipe = pipeline.load(cfg, device, full_unet=not keep)
     if keep:
@@ -82,8 +83,6 @@ def load_base(cfg, device: str) -> Base:
         img2img=pipeline.img2img(pipe) if m.generation == "img2img" else None,
         inception=metrics.inception(m.inception_weights, device) if m.inception_weights is not None else None,
         clip=metrics.ClipScorer(m.clip_path, device) if m.clip_path else None)
-    if keep and not _kept:
-        _kept.update(key=_key(cfg, device), base=base, busy=True)
     return base
 
 
@@ -131,7 +130,6 @@ class StableDiffusionBackend(Backend):
             base.train_scheduler, base.img2img, base.inception, base.clip)
         reference = safetensors.torch.load(assets[REFERENCE])
         if not np.array_equal(reference["holdout"].numpy(), self._real[1].y):
-            self.close()
             raise ValueError("stable-diffusion backend: the shared assets were made from other data "
                              f"(data.path={cfg.data.path!r} changed since?)")
         self.lora = f.lora_rank > 0
@@ -147,8 +145,9 @@ class StableDiffusionBackend(Backend):
         return self._real
 
     def close(self) -> None:
-        if _kept.get("base") is self._base:
-            _kept["busy"] = False
+        if self.lora:
+            _kept.clear()
+            _kept.update(key=_key(self.cfg, self.device), base=self._base)
 
     def finetune(self, train: Samples, seed: int) -> dict[str, float]:
         f, m = self.cfg.finetune, self.cfg.model
