@@ -27,9 +27,10 @@ import argparse
 import resource
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
+import pandas as pd
 import ray
 
 from autophagy import config, grid, rows
@@ -77,8 +78,7 @@ def main() -> None:
 def ends(df, began: datetime, ended: datetime, slots: int) -> tuple[float, float]:
     """(start-up, tail) in slot-seconds: before the first `slots` chains' first generations start,
     after the last `slots` chains' last generations end."""
-    busy = df[list(TIMINGS)].sum(axis=1)
-    started = (df.finished_at - busy.map(lambda s: timedelta(seconds=s)))
+    started = df.finished_at - pd.to_timedelta(df[list(TIMINGS)].sum(axis=1), unit="s")
     first = started.groupby(df.chain_id).min().sort_values().iloc[:slots]
     last = df.finished_at.groupby(df.chain_id).max().sort_values().iloc[-slots:]
     return (float(sum((t - began).total_seconds() for t in first)),

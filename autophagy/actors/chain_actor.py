@@ -26,6 +26,7 @@ class ChainActor:
         share = context.get_assigned_resources().get("GPU", 0)
         # Where this chain runs, for its rows: a node IP and the GPU(s) with this chain's share of them.
         self.worker = f"{ray.util.get_node_ip_address()} " + (f"GPU {gpus} x{share:g}" if gpus else "CPU")
+        self.chain = None
         self.reset(cfg, cell, assets, checkpoint_files)
 
     def reset(self, cfg, cell, assets: dict[str, bytes], checkpoint_files: dict[str, bytes] | None = None) -> tuple[int, bool]:
@@ -36,7 +37,7 @@ class ChainActor:
         from autophagy.backends import backend_class
         from autophagy.chain import Chain
 
-        if getattr(self, "chain", None) is not None:
+        if self.chain is not None:
             self.chain.backend.close()
         self.chain = None  # let the last chain's model go before the next one loads
         cls = backend_class(cfg.backend)

@@ -45,10 +45,10 @@ class Progress(tune.Callback):
 
     def on_trial_error(self, iteration, trials, trial, **info):
         cell = self.cells[trial.config["chain"]]
-        done = rows.read_chain(self.metrics_dir, cell["chain_id"])
-        generation = max((r["generation"] for r in done if r["status"] == "ok"), default=-1) + 1
-        rows.write_row(self.metrics_dir, {**cell, "generation": generation, "status": "failed",
-                                          "error": _error(trial), "finished_at": datetime.now(timezone.utc)}, self.schema)
+        record = rows.ChainRows(self.metrics_dir, cell["chain_id"], self.schema)
+        generation = max((g for g, r in record.rows.items() if r["status"] == "ok"), default=-1) + 1
+        record.put({**cell, "generation": generation, "status": "failed", "error": _error(trial),
+                    "finished_at": datetime.now(timezone.utc)})
         self._say(f"chain {cell['chain_id']} FAILED at generation {generation} after {self.retries} retries: "
                   f"{_error(trial)}")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import log_softmax
 
-from autophagy.metrics import distances, memorization
+from autophagy.metrics import distances
 
 # Half a grey level: pixel distances below it are not measurable (see entropy.kozachenko_leonenko).
 PIXEL_RESOLUTION = 0.5 / 255
@@ -38,12 +38,6 @@ def class_std(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     which falls as a class collapses onto a few shapes even while the classes stay apart."""
     per_class = [sample_std(x[y == c]) for c in np.unique(y)]
     return float(np.mean(per_class)), float(np.min(per_class))
-
-
-def nearest_train_l2(x: np.ndarray, train: np.ndarray) -> float:
-    """Mean distance from each sample to its nearest training image: falls towards 0 as the
-    model starts copying its training set (the generalization score of Shi et al., on pixels)."""
-    return memorization.generalization_score(pixels(x), pixels(train))
 
 
 def class_agreement(predicted: np.ndarray, y: np.ndarray) -> float:
