@@ -12,11 +12,14 @@ import json
 import sys
 from pathlib import Path
 
-from autophagy import config, grid
+from autophagy import config, grid, preflight, rows
 
 
 def _load(args) -> config.SweepConfig:
-    return config.load(args.sweep, config.parse_set(args.set))
+    """The sweep, validated, and preflighted: its data, pool and weights checked (preflight.py)."""
+    cfg = config.load(args.sweep, config.parse_set(args.set))
+    preflight.check(cfg, args.sweep)
+    return cfg
 
 
 def cmd_validate(args) -> int:
@@ -44,10 +47,11 @@ def cmd_run(args) -> int:
     out = Path(args.out or Path("runs") / cfg.name)
     from autophagy.orchestrator import sweep
 
-    results = sweep.run(cfg, out, address=args.address, resume=args.resume)
+    sweep.run(cfg, out, address=args.address, resume=args.resume)
     code = _report(out, None)
-    failed = sum(r.error is not None for r in results)
-    return 1 if failed else code
+    # Chains whose last row says failed: retries exhausted, or failed at once by an error a retry would repeat.
+    last = rows.read_rows(out).groupby("chain_id").tail(1)
+    return 1 if (last.status == "failed").any() else code
 
 
 def cmd_report(args) -> int:

@@ -8,15 +8,22 @@ it), finished_at (UTC), n_real, n_synthetic, train_loss,
 (`read_parquet('DIR/metrics/*.parquet')`) and polars read it as one table.
 
 Writes are idempotent: writing generation g replaces any earlier row of (chain, g), and every file
-is replaced atomically (written beside, then renamed), so a reader never sees half a file and a
-retried or resumed generation never duplicates a row. A running chain's rows are written by its
+is replaced atomically, so a reader never sees half a file and a retried or resumed generation
+never duplicates a row. The temporary is written to DIR/.metrics-writing/, outside DIR/metrics:
+pyarrow, pandas and DuckDB's `*.parquet` glob would skip a hidden name inside it, but polars reads
+every non-empty file of a directory it is given, so a writer killed mid-write (a lost node) must
+leave its half file elsewhere; the chain's next write removes it. When a chain resumes from an
+earlier checkpoint than its last rows (`drop_after`), the failed attempt's later rows go. A running chain's rows are written by its
 Tune trial (`ChainRows`, which holds them in memory: one file write per checkpoint, no read); the driver writes
 only the row of a chain that failed for good.
 """
 
 from __future__ import annotations
 
+import glob
 import os
+import socket
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -48,6 +55,12 @@ def chain_file(metrics_dir: Path, chain_id: str) -> Path:
     return Path(metrics_dir) / f"{chain_id}.parquet"
 
 
+def partial_dir(metrics_dir: Path) -> Path:
+    """Where writers put their temporaries: same filesystem as DIR/metrics (an atomic rename), but
+    outside it, where no reader of DIR/metrics looks."""
+    return Path(metrics_dir).parent / ".metrics-writing"
+
+
 def read_chain(metrics_dir: Path, chain_id: str) -> list[dict]:
     path = chain_file(metrics_dir, chain_id)
     return pq.read_table(path).to_pylist() if path.exists() else []
@@ -66,9 +79,35 @@ class ChainRows:
             if row.get("status") not in STATUSES:
                 raise ValueError(f"row status {row.get('status')!r} is not one of {STATUSES}")
             self.rows[row["generation"]] = row
+        self._write()
+
+    def fail(self, cell: dict, error: str) -> int:
+        """Record that the chain could not go on: a 'failed' row, with the error, at the generation
+        after its last good one (replaced when a later --resume finishes it). Returns that generation."""
+        generation = max((g for g, r in self.rows.items() if r["status"] == "ok"), default=-1) + 1
+        self.put({**cell, "generation": generation, "status": "failed", "error": error,
+                  "finished_at": datetime.now(timezone.utc)})
+        return generation
+
+    def drop_after(self, generation: int) -> None:
+        """Remove the rows after `generation`: a chain resumed from generation g's checkpoint goes on
+        from g + 1, and rows a failed attempt left beyond g must not survive where the new attempt
+        ends sooner (it diverges or fails earlier: GPU kernels, a lost node)."""
+        stale = [g for g in self.rows if g > generation]
+        for g in stale:
+            del self.rows[g]
+        if stale:
+            self._write()
+
+    def _write(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = partial_dir(self.path.parent)
+        partial.mkdir(exist_ok=True)
+        chain_id = self.path.name[: -len(".parquet")]
+        for old in partial.glob(f"{glob.escape(chain_id)}.parquet.*"):  # left by a writer killed mid-write
+            old.unlink(missing_ok=True)
+        tmp = partial / f"{chain_id}.parquet.{socket.gethostname()}-{os.getpid()}"
         table = pa.Table.from_pylist([self.rows[g] for g in sorted(self.rows)], schema=self.schema)
-        tmp = self.path.with_suffix(f".tmp{os.getpid()}")
         pq.write_table(table, tmp)
         os.replace(tmp, self.path)
 

@@ -20,14 +20,18 @@ from autophagy import faults, grids, seeding
 
 @ray.remote
 class ChainActor:
-    def __init__(self, cfg, cell, assets: dict[str, bytes], checkpoint_files: dict[str, bytes] | None = None):
+    def __init__(self):
+        """Light on purpose: the chain is loaded by `reset`, a method call, so that an error in it
+        (a config or data error) reaches the trial as itself, not as a dead actor, and the trial
+        can tell an error that a retry would repeat from a lost process (trial.PERMANENT)."""
         context = ray.get_runtime_context()
         gpus = ",".join(str(i) for i in ray.get_gpu_ids())
         share = context.get_assigned_resources().get("GPU", 0)
-        # Where this chain runs, for its rows: a node IP and the GPU(s) with this chain's share of them.
-        self.worker = f"{ray.util.get_node_ip_address()} " + (f"GPU {gpus} x{share:g}" if gpus else "CPU")
+        # Where this chain runs, for its rows: the node's IP and Ray node id (two raylets on one host
+        # share the IP), and the GPU(s) with this chain's share of them.
+        self.worker = (f"{ray.util.get_node_ip_address()} node {context.get_node_id()} "
+                       + (f"GPU {gpus} x{share:g}" if gpus else "CPU"))
         self.chain = None
-        self.reset(cfg, cell, assets, checkpoint_files)
 
     def reset(self, cfg, cell, assets: dict[str, bytes], checkpoint_files: dict[str, bytes] | None = None) -> tuple[int, bool]:
         """Take on another chain (a new cell, or the same one from a checkpoint). The trial reuses
@@ -62,8 +66,10 @@ class ChainActor:
         """Run the next generation; return its row, the checkpoint that follows it (None when none
         is due yet), its sample grid (PNG, None when the backend has no images or the generation
         diverged) and whether the chain is now finished."""
-        faults.inject(self.chain.cell.chain_id, self.chain.next_generation)
-        row = self.chain.run_generation()
+        chain_id, generation = self.chain.cell.chain_id, self.chain.next_generation
+        faults.inject(chain_id, generation)
+        with faults.diverging(self.chain.backend, chain_id, generation):
+            row = self.chain.run_generation()
         row["worker"] = self.worker
         grid = None
         backend = self.chain.backend

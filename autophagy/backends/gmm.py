@@ -39,6 +39,11 @@ class GMMModelConfig:
         return ("kl", "variance", "loglik", "sample_variance", "entropy_samples", "entropy_train",
                 "generalization_score") + per_component
 
+    def preflight(self, cfg) -> int:
+        """The preflight hook (autophagy/preflight.py): the gmm draws its own real points, so there is
+        nothing to load; the training pool holds `pool` of them."""
+        return self.pool
+
     def validate(self, where: str) -> None:
         _check(self.components >= 1, f"{where}.components", "must be >= 1")
         _check(self.std > 0, f"{where}.std", "must be positive")

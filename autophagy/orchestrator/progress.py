@@ -13,7 +13,6 @@ generation it could not finish; a later `--resume` that finishes it replaces tha
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 from ray import tune
@@ -37,7 +36,9 @@ class Progress(tune.Callback):
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         self.done.add(trial.config["chain"])
-        self._say(f"chain {trial.config['chain']} finished ({len(self.done)}/{len(self.cells)} chains)")
+        failed = (trial.last_result or {}).get("failed")  # ended by the trial itself: a retry would fail too
+        outcome = f"FAILED at generation {trial.last_result['failed_at']}, not retried: {failed}" if failed else "finished"
+        self._say(f"chain {trial.config['chain']} {outcome} ({len(self.done)}/{len(self.cells)} chains)")
 
     def on_trial_recover(self, iteration, trials, trial, **info):
         self._say(f"chain {trial.config['chain']} failed ({_error(trial)}); retrying from its "
@@ -45,10 +46,7 @@ class Progress(tune.Callback):
 
     def on_trial_error(self, iteration, trials, trial, **info):
         cell = self.cells[trial.config["chain"]]
-        record = rows.ChainRows(self.metrics_dir, cell["chain_id"], self.schema)
-        generation = max((g for g, r in record.rows.items() if r["status"] == "ok"), default=-1) + 1
-        record.put({**cell, "generation": generation, "status": "failed", "error": _error(trial),
-                    "finished_at": datetime.now(timezone.utc)})
+        generation = rows.ChainRows(self.metrics_dir, cell["chain_id"], self.schema).fail(cell, _error(trial))
         self._say(f"chain {cell['chain_id']} FAILED at generation {generation} after {self.retries} retries: "
                   f"{_error(trial)}")
 

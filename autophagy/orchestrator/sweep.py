@@ -34,9 +34,14 @@ def log(message: str) -> None:
 
 
 def prepare_out_dir(cfg, out: Path, resume: bool) -> None:
-    """Write DIR/config.yaml, or on --resume check that the sweep is the one already there."""
+    """Write DIR/config.yaml, or on --resume check that the sweep is the one already there.
+
+    A directory whose sweep never started (config.yaml but no DIR/tune nor DIR/metrics: a run
+    refused by a check after config.yaml was written, e.g. resources.cpus once Ray is up) is taken
+    over, so the same command with the fix runs instead of asking for --resume."""
     saved = out / "config.yaml"
-    if saved.exists():
+    started = (out / "tune").exists() or (out / "metrics").exists()
+    if saved.exists() and started:
         if not resume:
             raise ConfigError(f"{out}: already holds a sweep; pass --resume to continue it, or choose another --out")
         old = config.load(saved).to_dict()
@@ -62,10 +67,10 @@ def init_ray(address: str | None) -> None:
 def check_resources(cfg) -> None:
     total = ray.cluster_resources()
     if cfg.resources.gpus and not total.get("GPU"):
-        raise ConfigError(f"resources.gpus: {cfg.resources.gpus} per chain, but the Ray cluster has no GPU "
+        raise ConfigError(f"resources.gpus: {cfg.resources.gpus:g} per chain, but the Ray cluster has no GPU "
                           "(set resources.gpus: 0 to run on CPUs)")
     if cfg.resources.cpus > total.get("CPU", 0):
-        raise ConfigError(f"resources.cpus: {cfg.resources.cpus} per chain, but the Ray cluster has "
+        raise ConfigError(f"resources.cpus: {cfg.resources.cpus:g} per chain, but the Ray cluster has "
                           f"{total.get('CPU', 0):g} CPUs")
 
 

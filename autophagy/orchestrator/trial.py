@@ -52,14 +52,13 @@ def shared(ref: ray.ObjectRef):
 
 
 def _chain_actor(cfg, cell, assets: ray.ObjectRef, files: dict[str, bytes] | None):
-    """This chain's actor, and its position (next generation, finished)."""
+    """This chain's actor, loaded with the chain, and its position (next generation, finished)."""
     group = ray.util.get_current_placement_group()
-    kept = _kept.pop("actor", None)
-    if kept is not None:
-        actor, group_id = kept
+    actor, group_id = _kept.pop("actor", (None, None))
+    if actor is not None:
         if group_id == group.id:
             try:
-                return actor, ray.get(actor.reset.remote(cfg, cell, assets, files))
+                return actor, _load(actor, cfg, cell, assets, files)
             except ray.exceptions.RayActorError:  # it died with its last chain: start another
                 pass
         else:
@@ -69,8 +68,16 @@ def _chain_actor(cfg, cell, assets: ray.ObjectRef, files: dict[str, bytes] | Non
         num_gpus=cfg.resources.gpus,
         scheduling_strategy=PlacementGroupSchedulingStrategy(
             group, placement_group_bundle_index=len(group.bundle_specs) - 1),
-    ).remote(cfg, cell, assets, files)
-    return actor, ray.get(actor.position.remote())
+    ).remote()
+    return actor, _load(actor, cfg, cell, assets, files)
+
+
+def _load(actor, cfg, cell, assets: ray.ObjectRef, files: dict[str, bytes] | None) -> tuple[int, bool]:
+    try:
+        return ray.get(actor.reset.remote(cfg, cell, assets, files))
+    except BaseException:  # an actor holding a half-loaded chain serves nobody
+        ray.kill(actor)
+        raise
 
 
 def _start(actor, chain_id: str, generation: int):
@@ -80,15 +87,35 @@ def _start(actor, chain_id: str, generation: int):
     return actor.step.remote()
 
 
+# Errors that a retry from the same checkpoint would raise again: a config or data error (e.g.
+# images_per_generation above the real pool, raised as the chain loads), a corrupt checkpoint.
+# They fail the chain at once; anything else (a dead actor, worker or node; out of memory) is
+# Tune's to retry (FailureConfig). Tune has no error type it does not retry
+# (TuneController._process_trial_failure retries while num_failures <= max_failures), so the trial
+# catches these itself, writes the 'failed' row and ends normally.
+PERMANENT = (ValueError, TypeError, LookupError, FileNotFoundError, checkpoint.CheckpointError)
+
+
 def run_chain(param: dict, *, cfg, refs: dict[str, ray.ObjectRef], out: str) -> None:
     logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)  # a line per checkpoint
     cell = grid.Cell.from_dict(shared(refs["cells"])[param["chain"]])
+    record = rows.ChainRows(Path(out) / "metrics", cell.chain_id, rows.schema(cfg))
+    try:
+        _run(cfg, cell, refs, out, record)
+    except PERMANENT as err:
+        cause = getattr(err, "cause", None) or err  # a RayTaskError carries the actor's exception
+        message = f"{type(cause).__name__}: {(str(cause).splitlines() or [''])[0]}"[:500]
+        generation = record.fail(cell.to_dict(), message)
+        tune.report({"generations": [], "done": True, "failed": message, "failed_at": generation})
+
+
+def _run(cfg, cell, refs: dict[str, ray.ObjectRef], out: str, record: rows.ChainRows) -> None:
     files = None
     if (last := tune.get_checkpoint()) is not None:
         with last.as_directory() as directory:
             files = checkpoint.read_dir(directory)
     actor, (generation, done) = _chain_actor(grid.cell_config(cfg, cell), cell, refs["assets"], files)
-    record = rows.ChainRows(Path(out) / "metrics", cell.chain_id, rows.schema(cfg))
+    record.drop_after(generation - 1)  # rows a failed attempt wrote past this checkpoint
     finished = False
     try:
         running = None if done else _start(actor, cell.chain_id, generation)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from autophagy.backends.digits import data
 from autophagy.config import ConfigError
 
 # Leaf module names of the conv-only UNet that LoRA can wrap (`unet.py` builds it). Anything else
@@ -73,6 +74,13 @@ class DigitsModelConfig:
         if cfg is not None and eval_only_classes(cfg):
             names += tuple(f"offtarget_{m}" for m in OFFTARGET_METRICS)
         return names
+
+    def preflight(self, cfg) -> int:
+        """The preflight hook (autophagy/preflight.py): load the real data as a chain does (no torch,
+        0.1 s): a missing or malformed data.path, a holdout that leaves nothing to train on, eval-only
+        classes absent from the data fail here. Returns the real training pool's size."""
+        pool, _ = data.split(data.load(cfg.data.path), cfg.data.holdout)
+        return len(data.without_classes(pool, eval_only_classes(cfg)))
 
     def validate(self, where: str) -> None:
         def check(ok: bool, name: str, message: str) -> None:

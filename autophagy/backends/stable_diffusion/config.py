@@ -1,9 +1,9 @@
 """The `model:` section of a `stable-diffusion` sweep. Light on purpose: validating a sweep file
 imports this module, and it must not pull in torch or diffusers (about 5 s).
 
-Paths are only checked for being given here; whether they exist is checked by the backend's
-`asset_key`/`prepare` on the machine that runs the sweep (the weights usually live on the
-cluster, not where the sweep file is written), before any chain starts.
+Paths are only checked for being given here; whether they exist is checked by `preflight` (before
+Ray starts: `autophagy validate` and `run`, on the machine that runs them) and again by the
+backend's `asset_key`/`prepare` on the cluster.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal, Optional
 
+from autophagy.backends.stable_diffusion import preflight
 from autophagy.config import ConfigError
 
 # peft target names of the UNet's attention projections: what diffusers' own LoRA training
@@ -62,6 +63,11 @@ class StableDiffusionModelConfig:
             if self.clip_path:
                 names.append(f"clip_score_{name}")
         return tuple(names)
+
+    def preflight(self, cfg) -> int:
+        """The preflight hook (autophagy/preflight.py): the pipeline, weights and image folder exist
+        and open; returns the real training pool's size."""
+        return preflight.pool_size(cfg)
 
     def validate(self, where: str) -> None:
         def check(ok: bool, name: str, message: str) -> None:

@@ -1,0 +1,113 @@
+"""rows.py: a writer killed mid-write leaves nothing a Parquet reader takes for data; a chain resumed
+from an earlier checkpoint loses the failed attempt's later rows; errors a retry would repeat fail
+the chain at once."""
+
+import json
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow.dataset as ds
+import pytest
+
+from autophagy import config, grid, rows
+from autophagy.orchestrator import sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cfg(**over):
+    base = {"generations": 4, "grid.seed": [0], "grid.ratio": [1.0], "grid.mitigation": ["none"],
+            "checkpoint_interval_s": 0}
+    return config.load(ROOT / "sweeps" / "smoke.yaml", {**base, **over})
+
+
+def _row(cell, g, loss=1.0):
+    return {**cell.to_dict(), "generation": g, "status": "ok", "train_loss": loss}
+
+
+def _plan(faults_file, faults):
+    for old in faults_file.parent.glob(faults_file.name + ".fired-*"):
+        old.unlink()
+    faults_file.write_text(json.dumps(faults))
+
+
+def _every_reader(metrics: Path) -> dict[str, pd.DataFrame]:
+    return {
+        "pandas": pd.read_parquet(metrics),
+        "pyarrow": ds.dataset(metrics, format="parquet").to_table().to_pandas(),
+        "duckdb": duckdb.sql(f"SELECT * FROM read_parquet('{metrics}/*.parquet')").df(),
+        # polars (not installed here) reads every non-empty file of a directory: hence no
+        # temporary inside DIR/metrics at all, which this listing checks for every reader.
+        "listing": pd.concat([pd.read_parquet(f) for f in metrics.iterdir()]),
+    }
+
+
+def test_a_writer_killed_mid_write_leaves_nothing_a_reader_takes_for_data(tmp_path, monkeypatch):
+    cfg = _cfg()
+    cell = grid.cells(cfg)[0]
+    metrics = tmp_path / "metrics"
+    record = rows.ChainRows(metrics, cell.chain_id, rows.schema(cfg))
+    record.put(_row(cell, 0), _row(cell, 1))
+
+    # The worst moment to die: the temporary is complete (every row, readable), not yet renamed.
+    write = rows.pq.write_table
+
+    def killed(table, where):
+        write(table, where)
+        raise KeyboardInterrupt("SIGKILL")
+
+    monkeypatch.setattr(rows.pq, "write_table", killed)
+    with pytest.raises(KeyboardInterrupt):
+        record.put(_row(cell, 2))
+    monkeypatch.undo()
+    assert len(list(rows.partial_dir(metrics).iterdir())) == 1, "the drill left no half-written file"
+    for reader, df in _every_reader(metrics).items():
+        assert sorted(df.generation) == [0, 1], reader
+
+    # The chain's next write (its retry) removes what the dead writer left.
+    rows.ChainRows(metrics, cell.chain_id, rows.schema(cfg)).put(_row(cell, 2))
+    assert list(rows.partial_dir(metrics).iterdir()) == []
+    for reader, df in _every_reader(metrics).items():
+        assert sorted(df.generation) == [0, 1, 2], reader
+
+
+def test_drop_after_removes_later_rows_only(tmp_path):
+    cfg = _cfg()
+    cell = grid.cells(cfg)[0]
+    record = rows.ChainRows(tmp_path, cell.chain_id, rows.schema(cfg))
+    record.put(*(_row(cell, g) for g in range(5)))
+    record.drop_after(2)
+    assert [r["generation"] for r in rows.read_chain(tmp_path, cell.chain_id)] == [0, 1, 2]
+
+
+def test_a_retry_that_diverges_sooner_leaves_no_row_of_the_first_attempt(ray_local, _faults, tmp_path):
+    """The first attempt fails at generation 2 (retries exhausted) but has left rows of generations 3
+    and 4 (what a driver killed before Tune saved its experiment state leaves, or a GPU attempt that
+    got further); the resumed chain restores generation 1 and diverges at 2: its rows end there."""
+    cfg = _cfg(retries=0)
+    cell = grid.cells(cfg)[0]
+    out = tmp_path / "run"
+    _plan(_faults, [{"kind": "raise", "chain": cell.chain_id, "generation": 2}])
+    sweep.run(cfg, out, progress=False)
+    record = rows.ChainRows(out / "metrics", cell.chain_id, rows.schema(cfg))
+    assert [r["status"] for r in record.rows.values()] == ["ok", "ok", "failed"]
+    record.put(_row(cell, 3, loss=123.0), _row(cell, 4, loss=123.0))
+
+    _plan(_faults, [{"kind": "diverge", "chain": cell.chain_id, "generation": 2}])
+    sweep.run(cfg, out, resume=True, progress=False)
+    df = rows.read_rows(out)
+    assert df.generation.tolist() == [0, 1, 2]
+    assert df.status.tolist() == ["ok", "ok", "diverged"]
+    # The worker column names the Ray node (two raylets on one host share its IP).
+    assert (df.worker.str.contains(f"node {ray_local.get_runtime_context().get_node_id()}")).all()
+
+
+def test_a_data_error_in_the_chain_fails_it_at_once_without_retries(ray_local, tmp_path):
+    # images_per_generation 40 > a pool of 30 real points: every retry would fail the same way.
+    cfg = _cfg(retries=2, **{"model.pool": 30})
+    results = sweep.run(cfg, tmp_path / "run", progress=False)
+    assert all(r.error is None for r in results), "the chain went through Tune's retries"
+    df = rows.read_rows(tmp_path / "run")
+    assert df.status.tolist() == ["failed"] and df.generation.tolist() == [0]
+    assert df.error.iloc[0].startswith("DataError: images_per_generation=40 but the real training pool holds only 30")
