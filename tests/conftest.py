@@ -13,7 +13,8 @@ def _cache(tmp_path_factory):
 def ray_local(_faults):
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # address="local": a new instance, never a cluster that /tmp/ray happens to record.
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
 

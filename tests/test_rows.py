@@ -1,8 +1,13 @@
 """rows.py: a writer killed mid-write leaves nothing a Parquet reader takes for data; a chain resumed
 from an earlier checkpoint loses the failed attempt's later rows; errors a retry would repeat fail
-the chain at once."""
+the chain at once; Ray starts where the user meant it."""
 
 import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -111,3 +116,22 @@ def test_a_data_error_in_the_chain_fails_it_at_once_without_retries(ray_local, t
     df = rows.read_rows(tmp_path / "run")
     assert df.status.tolist() == ["failed"] and df.generation.tolist() == [0]
     assert df.error.iloc[0].startswith("DataError: images_per_generation=40 but the real training pool holds only 30")
+
+
+def test_without_an_address_ray_starts_afresh_whatever_its_session_directory_records(tmp_path):
+    """A dead cluster recorded in RAY_TMPDIR/ray/ray_current_cluster (a `ray start --head` that
+    died): a bare ray.init() would retry its GCS for minutes; init_ray starts a local instance."""
+    temp = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))  # short: Ray's socket paths must fit 107 bytes
+    try:
+        (temp / "ray").mkdir()
+        (temp / "ray" / "ray_current_cluster").write_text("127.0.0.1:1")
+        script = ("import ray; from autophagy.orchestrator import sweep; sweep.init_ray(None); "
+                  "print('gcs', ray.get_runtime_context().gcs_address); ray.shutdown()")
+        env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+        done = subprocess.run([sys.executable, "-c", script], env={**env, "RAY_TMPDIR": str(temp)},
+                              capture_output=True, text=True, timeout=90, cwd=ROOT)
+        assert done.returncode == 0, done.stderr[-2000:]
+        gcs = done.stdout.split("gcs ")[-1].strip()
+        assert gcs and not gcs.endswith(":1"), done.stdout
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)

@@ -56,12 +56,17 @@ def prepare_out_dir(cfg, out: Path, resume: bool) -> None:
 
 
 def init_ray(address: str | None) -> None:
+    """Without --address, a fresh local Ray every time: a bare ray.init() joins whatever cluster
+    Ray's session directory records (/tmp/ray/ray_current_cluster), silently if it lives, and
+    hangs retrying its GCS if it died. With --address, that cluster; a cluster with token
+    authentication needs RAY_AUTH_MODE=token in the driver's environment for an explicit
+    host:port (Ray enables it by itself only for "auto"; README, "On a Ray cluster")."""
     if ray.is_initialized():
         return
     if address:
         ray.init(address=address)
     else:
-        ray.init(include_dashboard=False)
+        ray.init(address="local", include_dashboard=False)
 
 
 def check_resources(cfg) -> None:
