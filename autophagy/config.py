@@ -58,8 +58,19 @@ class MetricsConfig:
     # Pairwise distances per class beyond this many samples are computed on a seeded subsample of
     # it (pairs grow as n^2: 1000 samples are 499,500 pairs, about 10 ms at 64 pixels).
     pairwise_max: int = 1000
+    # The feature space of FID/KID/precision/recall, feature entropy, the generalization score and
+    # the selections' `features` space (digits, ddpm): an MLP classifier trained on the real pool
+    # (needs labels), torch-fidelity's Inception-v3 pool3 from `inception_weights` (a local .pth),
+    # or the CLS token of a transformers Dinov2Model saved in `dinov2_path` (Shi et al.).
+    features: Literal["classifier", "inception", "dinov2"] = "classifier"
+    inception_weights: Optional[str] = None
+    dinov2_path: Optional[str] = None
 
     def validate(self, where: str) -> None:
+        _check(self.features != "inception" or bool(self.inception_weights), f"{where}.inception_weights",
+               "metrics.features=inception needs the local weights file (weights-inception-2015-12-05-6726825d.pth)")
+        _check(self.features != "dinov2" or bool(self.dinov2_path), f"{where}.dinov2_path",
+               "metrics.features=dinov2 needs a local Dinov2Model directory (save_pretrained)")
         _check(self.entropy_k >= 1, f"{where}.entropy_k", "must be >= 1")
         _check(0 < self.memorization_threshold <= 1, f"{where}.memorization_threshold", "must be in (0, 1]")
         _check(self.pairwise_max >= 2, f"{where}.pairwise_max", "must be >= 2 (a pair)")
@@ -74,7 +85,9 @@ class FinetuneConfig:
     lora_rank: int = 8  # 0 means a full finetune
     lora_alpha: Optional[float] = None  # None: equal to the rank (scale 1)
     cond_drop: float = 0.1  # share of training labels replaced by the null class (enables CFG)
-    init: Literal["previous", "base"] = "previous"  # what generation g starts from
+    # What generation g starts from: the last generation's model, the base (pretrained) model, or
+    # fresh random weights drawn from the generation's train seed (scratch: Shi et al.)
+    init: Literal["previous", "base", "scratch"] = "previous"
 
     def validate(self, where: str) -> None:
         _check(self.steps > 0, f"{where}.steps", "must be positive")
@@ -83,6 +96,8 @@ class FinetuneConfig:
         _check(self.weight_decay >= 0, f"{where}.weight_decay", "must be >= 0")
         _check(self.lora_rank >= 0, f"{where}.lora_rank", "must be >= 0 (0 = full finetune)")
         _check(0 <= self.cond_drop < 1, f"{where}.cond_drop", "must be in [0, 1)")
+        _check(self.init != "scratch" or self.lora_rank == 0, f"{where}.lora_rank",
+               "must be 0 with init: scratch (a fresh model trains every weight)")
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 _REGISTRY = {
     # name: (model config dataclass, backend class)
     "gmm": ("autophagy.backends.gmm:GMMModelConfig", "autophagy.backends.gmm:GMMBackend"),
+    "ddpm": ("autophagy.backends.ddpm.config:DDPMModelConfig", "autophagy.backends.ddpm.backend:DDPMBackend"),
     "digits": ("autophagy.backends.digits.config:DigitsModelConfig", "autophagy.backends.digits.backend:DigitsBackend"),
     "stable-diffusion": ("autophagy.backends.stable_diffusion.config:StableDiffusionModelConfig", "autophagy.backends.stable_diffusion.backend:StableDiffusionBackend"),
 }

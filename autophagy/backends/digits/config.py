@@ -71,6 +71,12 @@ class DigitsModelConfig:
         if cfg is not None and cfg.images_per_generation <= cfg.metrics.entropy_k:
             raise ConfigError(f"metrics.entropy_k: must be below images_per_generation={cfg.images_per_generation} "
                               "(the entropy needs k neighbours of every sample)")
+        if cfg is not None and cfg.metrics.features != "classifier":
+            raise ConfigError(f"metrics.features: digits scores in its own classifier's features; "
+                              f"{cfg.metrics.features} is for backend ddpm (which runs on the bundled digits too)")
+        if cfg is not None and cfg.finetune.init == "scratch":
+            raise ConfigError("finetune.init: scratch is for backend ddpm (data.path: null runs it on the bundled "
+                              "digits); digits finetunes its pretrained base")
         if cfg is not None and eval_only_classes(cfg):
             names += tuple(f"offtarget_{m}" for m in OFFTARGET_METRICS)
         return names
