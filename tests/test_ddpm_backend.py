@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from autophagy import config
+from autophagy import config, preflight
 from autophagy.backends.ddpm import data, unet
 from autophagy.backends.ddpm.backend import DDPMBackend
 from autophagy.metrics import features
@@ -96,8 +96,8 @@ def test_bad_data_is_refused_at_validate_naming_the_path(tmp_path, folder):
         make_cfg(few)
     with pytest.raises(config.ConfigError, match=r"data.path=.*nowhere': no such file or directory"):
         make_cfg(tmp_path / "nowhere")
-    with pytest.raises(config.ConfigError, match=r"images_per_generation=20.*holds only 14"):
-        make_cfg(folder, images_per_generation=20)
+    with pytest.raises(config.ConfigError, match=r"sweep.yaml: images_per_generation: 20 .*holds only 14"):
+        preflight.check(make_cfg(folder, images_per_generation=20), "sweep.yaml")
 
 
 def test_model_and_feature_settings_are_validated_at_load(tmp_path, folder):

@@ -3,7 +3,8 @@
 Light on purpose (no torch): validating a sweep imports it. `metric_names(cfg)` also runs the
 whole-sweep checks that need the data (`data.check`: unreadable files, sizes, classes) and the
 feature weights (`metrics.inception_weights`, `metrics.dinov2_path`), so that `autophagy validate`
-refuses them before any training; the scan is cached per (path, mtime), so chains pay it once.
+refuses them before any training (and `preflight` for every cell, with the pool's size); the scan
+is cached per (path, mtime), so chains pay it once.
 """
 
 from __future__ import annotations
@@ -90,6 +91,14 @@ class DDPMModelConfig:
         if info.classes and cfg.metrics.features == "classifier":
             names += CLASSIFIER_VIEW
         return names
+
+    def preflight(self, cfg) -> int:
+        """The preflight hook (autophagy/preflight.py): data and weights as `metric_names` checks
+        them (cached), for every cell; returns the real training pool's size."""
+        from autophagy.backends.ddpm import data
+
+        check_sweep(cfg)
+        return data.check(cfg).n - cfg.data.holdout
 
     def validate(self, where: str) -> None:
         def check(ok: bool, name: str, message: str) -> None:

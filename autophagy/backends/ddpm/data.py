@@ -11,7 +11,8 @@ Every image is resized once, here, to model.resolution x model.resolution (bicub
 antialiasing, torchvision); a non-square image is refused rather than distorted. A folder's
 images become 1 channel when every file is greyscale, else RGB (alpha dropped). Unreadable
 files, non-square images and classes with fewer than model.min_class_images images raise one
-error naming the path; `check` runs them at load time of the sweep (DDPMModelConfig.metric_names).
+error naming the path; `check` runs them when the sweep loads (DDPMModelConfig.metric_names and
+preflight, both before Ray starts).
 Labels are int64, -1 where the data has none.
 """
 
@@ -43,9 +44,6 @@ def check(cfg) -> DataInfo:
     if cfg.data.holdout >= len(real):
         raise ConfigError(f"data.holdout: {cfg.data.holdout} held-out images leave none to train on "
                           f"(data.path={cfg.data.path!r} holds {len(real)})")
-    if cfg.images_per_generation > len(real) - cfg.data.holdout:
-        raise ConfigError(f"images_per_generation={cfg.images_per_generation}: the training pool holds only "
-                          f"{len(real) - cfg.data.holdout} images (data.path={cfg.data.path!r} less data.holdout)")
     return info(real)
 
 
