@@ -125,11 +125,33 @@ class CollapseConfig:
     direction: Literal["up", "down"] = "up"  # up: larger is worse (FID); down: smaller is worse
     persist: int = 1  # consecutive generations the criterion must hold
     diverged_is_collapse: bool = True
+    # What a relative threshold multiplies: the chain's own generation-0 value, or the value of the
+    # control chain (ratio 0, same seed and series) at the same generation, so that the drift of
+    # finetuning on real images alone (demo: FID +28 % after one generation) is not counted as damage.
+    reference: Literal["generation0", "control"] = "generation0"
 
     def validate(self, where: str) -> None:
         _check(self.persist >= 1, f"{where}.persist", "must be >= 1")
         if self.mode == "relative":
             _check(self.threshold > 0, f"{where}.threshold", "must be positive in relative mode")
+        _check(self.reference == "generation0" or self.mode == "relative", f"{where}.reference",
+               "control compares with the ratio-0 chain's value, which only mode: relative uses")
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Which chains run: exactly the listed grid, or the grid as round 0 of an adaptive refinement
+    of the ratio axis around each series' collapse threshold (orchestrator/search.py)."""
+
+    method: Literal["grid", "threshold"] = "grid"
+    target_width: float = 0.05  # threshold: a series is done once its 95 % interval is narrower
+    max_chains: int = 200  # threshold: chains over all rounds, the listed grid included
+    per_round: int = 2  # threshold: new ratios per series per round, each with every grid.seed
+
+    def validate(self, where: str) -> None:
+        _check(0 < self.target_width <= 1, f"{where}.target_width", "must be in (0, 1] (a width of ratios)")
+        _check(self.max_chains >= 1, f"{where}.max_chains", "must be >= 1")
+        _check(self.per_round >= 1, f"{where}.per_round", "must be >= 1")
 
 
 @dataclass(frozen=True)
@@ -228,7 +250,8 @@ class MitigationParams:
 # The grid's fixed axes; any other scalar field may be an extra axis, by its dotted key.
 CORE_AXES = ("ratio", "seed", "mitigation")
 # Fields that shape the sweep itself, not a chain, and so cannot be an axis.
-NOT_AN_AXIS = ("name", "backend", "model", "grid", "collapse", "resources", "retries", "checkpoint_interval_s")
+NOT_AN_AXIS = ("name", "backend", "model", "grid", "search", "collapse", "resources", "retries",
+               "checkpoint_interval_s")
 
 
 @dataclass(frozen=True)
@@ -247,6 +270,7 @@ class SweepConfig:
     sampling: SamplingConfig = SamplingConfig()
     metrics: MetricsConfig = MetricsConfig()
     mitigation_params: MitigationParams = MitigationParams()
+    search: SearchConfig = SearchConfig()
     collapse: CollapseConfig = CollapseConfig()
     resources: ResourcesConfig = ResourcesConfig()
     retries: int = 2  # per chain, each resuming from its last checkpoint
@@ -410,6 +434,7 @@ def from_dict(raw: dict, source: str = "<sweep>", overrides: dict | None = None)
         raw = dict(raw, model=build(model_cls, raw.get("model") or {}, "model."))
         cfg = build(SweepConfig, raw, "")
         cfg = dataclasses.replace(cfg, grid=grid.validate_axes(cfg))
+        _check_search(cfg)
         metrics = cfg.model.metric_names(cfg)
         if cfg.collapse.metric is None:
             cfg = dataclasses.replace(cfg, collapse=dataclasses.replace(cfg.collapse, metric=metrics[0]))
@@ -418,6 +443,20 @@ def from_dict(raw: dict, source: str = "<sweep>", overrides: dict | None = None)
     except ConfigError as err:
         raise ConfigError(f"{source}: {err}") from None
     return cfg
+
+
+def _check_search(cfg: SweepConfig) -> None:
+    """What the search and the control reference need of the grid."""
+    control = cfg.collapse.reference == "control"
+    if cfg.search.method == "grid":
+        _check(not control or 0.0 in cfg.grid["ratio"], "grid.ratio",
+               "collapse.reference: control needs ratio 0 in the grid (the all-real control chains)")
+        return
+    n_listed = len(cfg.grid["ratio"]) + (control and 0.0 not in cfg.grid["ratio"])
+    for axis, values in cfg.grid.items():
+        n_listed *= len(values) if axis != "ratio" else 1
+    _check(cfg.search.max_chains >= n_listed, "search.max_chains",
+           f"{cfg.search.max_chains} is fewer than the {n_listed} chains of the listed grid (round 0)")
 
 
 def load(path: str | Path, overrides: dict | None = None) -> SweepConfig:

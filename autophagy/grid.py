@@ -100,14 +100,18 @@ def chain_id(values: dict[str, Any]) -> str:
     return "-".join(parts) + "-" + digest
 
 
-def cells(cfg: SweepConfig) -> list[Cell]:
-    names = list(cfg.grid)
-    out = []
-    for combo in itertools.product(*(cfg.grid[n] for n in names)):
-        values = dict(zip(names, combo))
-        extra = tuple((k, v) for k, v in values.items() if k not in CORE_AXES)
-        out.append(Cell(chain_id(values), values["ratio"], values["seed"], values["mitigation"], extra))
-    return out
+def make_cell(values: dict[str, Any]) -> Cell:
+    """The cell of these axis values (every axis of the grid, keyed as in `Cell.values`)."""
+    extra = tuple((k, v) for k, v in values.items() if k not in CORE_AXES)
+    return Cell(chain_id(values), float(values["ratio"]), values["seed"], values["mitigation"], extra)
+
+
+def cells(cfg: SweepConfig, ratios=None) -> list[Cell]:
+    """Every cell of the grid; with `ratios`, of those ratios instead of grid.ratio (a search's
+    later rounds)."""
+    axes = dict(cfg.grid) if ratios is None else {**cfg.grid, "ratio": tuple(ratios)}
+    names = list(axes)
+    return [make_cell(dict(zip(names, combo))) for combo in itertools.product(*(axes[n] for n in names))]
 
 
 def cell_config(cfg: SweepConfig, cell: Cell) -> SweepConfig:

@@ -9,7 +9,7 @@ import pytest
 from autophagy.analysis.bootstrap import bootstrap_interval
 from autophagy.analysis.summary import format_ttc, median_with_censoring, summarize, summary_table_text
 from autophagy.analysis.survival import kaplan_meier, median_survival, survival_at, survival_table
-from autophagy.analysis.threshold import collapse_thresholds, fit_logistic, threshold_estimate
+from autophagy.analysis.threshold import collapse_thresholds
 from autophagy.analysis.time_to_collapse import time_to_collapse
 from autophagy.config import CollapseConfig
 
@@ -196,29 +196,22 @@ def test_threshold_with_noise_and_extra_axis():
     assert 0.5 < t.loc[0, "threshold"] < 0.75
 
 
-def test_degenerate_thresholds_are_reported_as_bounds():
+def test_degenerate_thresholds_are_reported_as_open_bounds():
     ratios = [0.2, 0.6]
-    rows = frame(*planted(-1, ratios, range(2), "none"), *planted(2, ratios, range(2), "accumulate"))
-    t = collapse_thresholds(time_to_collapse(rows, FID_DOUBLES, 4, AXES), AXES, n_boot=50).set_index("mitigation")
+    rows = frame(*planted(-1, ratios, range(6), "none"), *planted(2, ratios, range(6), "accumulate"))
+    t = collapse_thresholds(time_to_collapse(rows, FID_DOUBLES, 4, AXES), AXES).set_index("mitigation")
     assert t.loc["none", "flag"] == "all_collapsed" and math.isnan(t.loc["none", "threshold"])
-    assert t.loc["none", "ci_high"] == 0.2 and t.loc["none", "text"] == "<= 0.2 (all collapsed)"
-    assert t.loc["accumulate", "flag"] == "none_collapsed" and t.loc["accumulate", "ci_low"] == 0.6
-    assert t.loc["accumulate", "text"] == "> 0.6 (none collapsed)"
-    assert threshold_estimate([0.5, 0.5], [True, False]) [1] == "one_ratio"
-    assert threshold_estimate([0.1, 0.9], [True, False])[1] == "not_increasing"
-    assert threshold_estimate([], [])[1] == "no_data"
+    # 12 collapses of 12: the threshold cannot be above 0.6, but below 0.2 is open
+    assert t.loc["none", "ci_low"] == -math.inf and t.loc["none", "ci_high"] == 0.2
+    assert t.loc["none", "text"] == "95% in [below the ratios swept, 0.2] (every chain collapsed)"
+    assert t.loc["accumulate", "flag"] == "none_collapsed"
+    assert (t.loc["accumulate", "ci_low"], t.loc["accumulate", "ci_high"]) == (0.6, math.inf)
 
 
 def test_threshold_leaves_out_chains_censored_before_g():
     rows = frame(*planted(0.2, [0.0, 0.5], range(2)), chain(0.7, 0, [10, 11]))  # 0.7 still running
     t = collapse_thresholds(time_to_collapse(rows, FID_DOUBLES, 4, AXES), AXES, n_boot=20)
     assert (t.loc[0, "n_chains"], t.loc[0, "n_used"], t.loc[0, "max_ratio"]) == (5, 4, 0.5)
-
-
-def test_logistic_fit_matches_the_unpenalised_maximum_likelihood():
-    # sklearn LogisticRegression(C=1e10) on the same data: intercept -0.41738, slope 1.29172
-    a, b = fit_logistic([0, 0, 1, 1, 2, 2], [0, 1, 0, 1, 1, 1], ridge=0.0)
-    assert a == pytest.approx(-0.41738, abs=1e-3) and b == pytest.approx(1.29172, abs=1e-3)
 
 
 # --------------------------------------------------------------------------- figures
@@ -238,3 +231,53 @@ def test_figures_draw_extra_axes_and_diverged_chains(tmp_path):
     for path in [plot_phase_diagram(ttc, summary, axes, 2, FID_DOUBLES, tmp_path / "phase.png"),
                  plot_metric_curves(rows, axes, "fid", tmp_path / "fid.png", FID_DOUBLES)]:
         assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+# --------------------------------------------------------------------------- reference: control
+
+
+CONTROL = CollapseConfig("fid", "relative", 2.0, "up", reference="control")
+
+
+def test_control_reference_discounts_the_drift_of_real_only_finetuning():
+    # the ratio-0 control drifts 10 -> 16 -> 22; the ratio-0.5 chain follows it at +20 %: against
+    # generation 0 it "collapses" at 2 (22 >= 20), against the control it never does (26.4 < 44)
+    control = chain(0.0, 0, [10, 16, 22])
+    drifting = chain(0.5, 0, [10, 19.2, 26.4])
+    damaged = chain(1.0, 0, [10, 33, 50])  # twice the control at generation 1
+    rows = frame(control, drifting, damaged)
+    own = time_to_collapse(rows, FID_DOUBLES, 2, AXES).set_index("ratio")
+    vs_control = time_to_collapse(rows, CONTROL, 2, AXES).set_index("ratio")
+    assert own.loc[0.5, "collapsed"] and own.loc[0.5, "time_to_collapse"] == 2
+    assert not vs_control.loc[0.5, "collapsed"] and vs_control.loc[0.5, "complete"]
+    assert vs_control.loc[1.0, "collapsed"] and vs_control.loc[1.0, "time_to_collapse"] == 1
+    assert not vs_control.loc[0.0, "collapsed"]  # the control never collapses against itself
+
+
+def test_control_reference_pairs_by_seed_and_series_and_censors_without_a_control():
+    rows = frame(chain(0.0, 0, [10, 10, 10]), chain(0.0, 1, [10, 40, 40]),
+                 chain(1.0, 0, [10, 25, 25]), chain(1.0, 1, [10, 25, 25]),
+                 chain(0.0, 0, [10, 10], "accumulate"), chain(1.0, 0, [10, 25, 25], "accumulate"))
+    t = time_to_collapse(rows, CONTROL, 2, AXES).set_index("chain_id")
+    assert t.loc["none-r1.0-s0", "collapsed"]  # 25 >= 2 x 10 of seed 0's control
+    assert not t.loc["none-r1.0-s1", "collapsed"]  # 25 < 2 x 40 of seed 1's control
+    # accumulate's control stopped at generation 1: its chain is judged up to there, then censored
+    assert t.loc["accumulate-r1.0-s0", "collapsed"] and t.loc["accumulate-r1.0-s0", "time_to_collapse"] == 1
+    rows = frame(chain(0.0, 0, [10, 10]), chain(1.0, 0, [10, 11, 25]))
+    t = time_to_collapse(rows, CONTROL, 2, AXES).set_index("ratio")
+    assert not t.loc[1.0, "collapsed"] and not t.loc[1.0, "complete"] and t.loc[1.0, "last_generation"] == 1
+
+
+@pytest.mark.parametrize("values, reference, word", [
+    ([0.0, 0.0, 0.0], "generation0", "generation 0"),
+    ([-1e-4, 0.1, 0.2], "generation0", "generation 0"),
+    ([math.inf, 1, 1], "generation0", "generation 0"),
+    ([0.0, 0.0, 0.0], "control", "control chains"),
+])
+def test_relative_criterion_on_a_zero_or_infinite_reference_is_refused(values, reference, word):
+    rows = frame(chain(0.0, 0, values), chain(1.0, 0, [0.5, 1.0, 2.0])).rename(columns={"fid": "kid"})
+    criterion = CollapseConfig("kid", "relative", 2.0, "up", reference=reference)
+    with pytest.raises(ValueError, match=rf"kid is .* {word}.*absolute threshold"):
+        time_to_collapse(rows, criterion, 2, AXES)
+    absolute = CollapseConfig("kid", "absolute", 1.0, "up")
+    assert len(time_to_collapse(rows, absolute, 2, AXES)) == 2  # an absolute one is fine

@@ -19,8 +19,15 @@ A diverged generation (the chain's last row, metrics NaN) either
     diverged generation itself unless the criterion already held just before), or
   - censors the chain at that generation: we lost the chain there without seeing it collapse.
 A 'failed' row (the chain crashed and ran out of retries) is no observation and is skipped: the
-chain is censored at its last observed generation. A missing or non-finite generation-0 value in relative mode leaves nothing to compare with: the
-chain can then only collapse by diverging.
+chain is censored at its last observed generation. A chain without a generation-0 row (it
+diverged or failed there) has nothing to compare with in relative mode: it can then only
+collapse by diverging. A reference value that was measured but is <= 0 or not finite makes a
+relative criterion meaningless (KID at generation 0 is about 0, so `kid>=2x` would hold for every
+chain): time_to_collapse refuses it, naming the metric.
+
+`collapse.reference: control` replaces the chain's own generation 0 with the control chain's value
+at the same generation (ratio 0, same seed and series: finetuned on real images only), so that
+what finetuning does without any synthetic data is not counted as collapse.
 """
 
 from __future__ import annotations
@@ -50,10 +57,12 @@ class ChainOutcome:
         return not self.collapsed
 
 
-def limit(criterion: CollapseConfig, gen0_value: float) -> float:
+def limit(criterion: CollapseConfig, gen0_value):
+    """The limit the metric is compared with: a number, or one per generation for an array."""
     if criterion.mode not in MODES:
         raise ValueError(f"unknown collapse mode {criterion.mode!r} (known: {', '.join(MODES)})")
-    return float(MODES[criterion.mode](criterion.threshold, gen0_value))
+    value = MODES[criterion.mode](criterion.threshold, gen0_value)
+    return value if isinstance(value, np.ndarray) else float(value)
 
 
 def holds(values: np.ndarray, bound: float, direction: str) -> np.ndarray:
@@ -82,22 +91,26 @@ def first_run(generations: np.ndarray, flags: np.ndarray, persist: int, terminal
     return None
 
 
-def chain_outcome(generations, statuses, values, criterion: CollapseConfig) -> ChainOutcome:
-    """Apply `criterion` to one chain: its generations, row statuses and metric values."""
+def chain_outcome(generations, statuses, values, criterion: CollapseConfig, reference=None) -> ChainOutcome:
+    """Apply `criterion` to one chain: its generations, row statuses and metric values.
+    `reference` (relative mode): per row, the value the threshold multiplies, instead of the
+    chain's own generation 0 (collapse.reference: control passes the control chain's values)."""
     status = np.asarray(statuses, dtype=object)
     seen = status != "failed"  # a crash of the software, not of the model: not an observation
     gens = np.asarray(generations, dtype=int)[seen]
     order = np.argsort(gens, kind="stable")
     gens, status, vals = gens[order], status[seen][order], np.asarray(values, dtype=float)[seen][order]
+    ref = None if reference is None else np.asarray(reference, dtype=float)[seen][order]
     if len(gens) == 0:
         raise ValueError("chain_outcome: a chain needs at least one observed ('ok' or 'diverged') row")
     bad = np.flatnonzero(status == "diverged")
     if len(bad):  # nothing after a divergence can be real; the chain ends there
         gens, status, vals = gens[: bad[0] + 1], status[: bad[0] + 1], vals[: bad[0] + 1]
+        ref = None if ref is None else ref[: bad[0] + 1]
     diverged = bool(len(bad))
 
-    gen0 = vals[gens == 0][0] if (gens == 0).any() else np.nan
-    flags = holds(vals, limit(criterion, gen0), criterion.direction) & (status == "ok")
+    base = ref if ref is not None else (vals[gens == 0][0] if (gens == 0).any() else np.nan)
+    flags = holds(vals, limit(criterion, base), criterion.direction) & (status == "ok")
     if criterion.mode == "relative":
         flags &= gens != 0
     terminal = diverged and criterion.diverged_is_collapse

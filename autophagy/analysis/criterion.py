@@ -2,16 +2,18 @@
 
 Syntax, strict and whitespace-free apart from the ends:
 
-    METRIC>=NUMBER[x][:persist=K][:diverged=collapse|censor]
-    METRIC<=NUMBER[x][:persist=K][:diverged=collapse|censor]
+    METRIC>=NUMBER[x][:persist=K][:diverged=collapse|censor][:reference=generation0|control]
+    METRIC<=NUMBER[x][:persist=K][:diverged=collapse|censor][:reference=generation0|control]
 
   `>=` means larger is worse (direction up), `<=` smaller is worse (direction down).
   A trailing `x` makes the threshold relative to the chain's generation-0 value, else absolute.
   `persist=K` (default 1): the criterion must hold K consecutive generations.
   `diverged=` (default collapse): whether a diverged generation counts as collapse or censors.
+  `reference=` (default generation0; relative only): what the x multiplies, the chain's own
+  generation 0 or the control chain's value (ratio 0, same seed and series) at each generation.
 
 Examples: `fid>=2x` (FID doubled), `recall<=0.5x:persist=2` (recall halved for 2 generations),
-`recall<=0.3` (recall at or below 0.3), `kl>=1:diverged=censor`.
+`recall<=0.3` (recall at or below 0.3), `kl>=1:diverged=censor`, `fid>=1.5x:reference=control`.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ class CriterionError(ConfigError):
 
 
 _HEAD = re.compile(r"(?P<metric>[A-Za-z_][A-Za-z0-9_.]*)(?P<op>>=|<=)(?P<number>[0-9.eE+-]+?)(?P<x>x?)")
-_OPTIONS = ("persist", "diverged")
+_OPTIONS = ("persist", "diverged", "reference")
 
 
 def parse_criterion(text: str, metrics: list[str] | None = None) -> CollapseConfig:
@@ -50,7 +52,7 @@ def parse_criterion(text: str, metrics: list[str] | None = None) -> CollapseConf
         key, sep, value = option.partition("=")
         if not sep or key not in _OPTIONS:
             raise CriterionError(f"collapse criterion {text!r}: unknown option {option!r} "
-                                 "(allowed: persist=K, diverged=collapse|censor)")
+                                 "(allowed: persist=K, diverged=collapse|censor, reference=generation0|control)")
         if key in seen:
             raise CriterionError(f"collapse criterion {text!r}: option {key!r} given twice")
         seen.add(key)
@@ -58,6 +60,11 @@ def parse_criterion(text: str, metrics: list[str] | None = None) -> CollapseConf
             if not value.isdigit() or int(value) < 1:
                 raise CriterionError(f"collapse criterion {text!r}: persist must be an integer >= 1, got {value!r}")
             fields["persist"] = int(value)
+        elif key == "reference":
+            if value not in ("generation0", "control"):
+                raise CriterionError(f"collapse criterion {text!r}: reference must be 'generation0' or 'control', "
+                                     f"got {value!r}")
+            fields["reference"] = value
         elif value not in ("collapse", "censor"):
             raise CriterionError(f"collapse criterion {text!r}: diverged must be 'collapse' or 'censor', got {value!r}")
         else:
@@ -80,13 +87,16 @@ def format_criterion(c: CollapseConfig) -> str:
         text += f":persist={c.persist}"
     if not c.diverged_is_collapse:
         text += ":diverged=censor"
+    if c.reference != "generation0":
+        text += f":reference={c.reference}"
     return text
 
 
 def describe_criterion(c: CollapseConfig) -> str:
     """In words, for figure titles: `fid ≥ 2 × generation 0, 2 generations running`."""
     op = "≥" if c.direction == "up" else "≤"
-    limit = f"{c.threshold:g} × generation 0" if c.mode == "relative" else f"{c.threshold:g}"
+    base = "generation 0" if c.reference == "generation0" else "the control chain (ratio 0)"
+    limit = f"{c.threshold:g} × {base}" if c.mode == "relative" else f"{c.threshold:g}"
     text = f"{c.metric} {op} {limit}"
     if c.persist > 1:
         text += f", {c.persist} generations running"

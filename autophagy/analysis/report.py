@@ -5,6 +5,7 @@ Reads DIR/config.yaml and DIR/metrics (also mid-sweep) and writes
     DIR/analysis/time_to_collapse.csv   one row per chain (axes, time_to_collapse, censored, ...)
     DIR/analysis/summary.csv            one row per cell (every axis but seed), missing cells too
     DIR/analysis/thresholds.csv         collapse threshold per series (mitigation x extra axes)
+    DIR/analysis/phase_boundary.csv     the threshold at every horizon t = 1..G (column horizon)
     DIR/analysis/survival.csv           Kaplan–Meier curve per cell
     DIR/analysis/*.png                  phase diagram, heatmaps, survival, metric curves, sample grids
     DIR/report.html                     all of it in one self-contained page
@@ -12,10 +13,13 @@ Reads DIR/config.yaml and DIR/metrics (also mid-sweep) and writes
 The collapse criterion is the sweep's own (`collapse:` in the config) unless one is given, as a
 CollapseConfig or as text (see criterion.py). Nothing here is random except bootstrap resampling
 and plot jitter, both seeded, so rebuilding a report over the same rows gives the same files.
+A sweep run with `search.method: threshold` also has DIR/search.json (orchestrator/search.py):
+the ratios each round added to each series, and why; the report shows it.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -31,6 +35,7 @@ from autophagy.analysis.plots.heatmaps import plot_metric_heatmap, plot_ttc_heat
 from autophagy.analysis.plots.metric_curves import plot_metric_curves
 from autophagy.analysis.plots.phase_diagram import plot_phase_diagram
 from autophagy.analysis.plots.survival import plot_survival
+from autophagy.analysis.phase_boundary import phase_boundary
 from autophagy.analysis.summary import summarize, summary_table_text
 from autophagy.analysis.survival import survival_table
 from autophagy.analysis.threshold import COLUMNS as THRESHOLD_COLUMNS
@@ -79,12 +84,16 @@ def build_report(out_dir, criterion: CollapseConfig | str | None = None, *, n_bo
     dest.mkdir(parents=True, exist_ok=True)
     n_cells = _n_cells(cfg.grid)
 
+    search = read_search_log(out_dir)
+    if search is not None:
+        n_cells = len(search["chains"])
     ttc = time_to_collapse(rows, crit, G, axes)
-    summary = summarize(ttc, axes, grid=cfg.grid, n_boot=n_boot, seed=seed)
-    thresholds = collapse_thresholds(ttc, axes, n_boot=n_boot, seed=seed)
+    summary = summarize(ttc, axes, grid=cfg.grid if search is None else None, n_boot=n_boot, seed=seed)
+    thresholds = collapse_thresholds(ttc, axes, horizon=G)
+    boundary = phase_boundary(ttc, axes, G)
     paths = {}
     for name, table in [("time_to_collapse", ttc), ("summary", summary), ("thresholds", thresholds),
-                        ("survival", survival_table(ttc, axes))]:
+                        ("phase_boundary", boundary), ("survival", survival_table(ttc, axes))]:
         paths[name] = dest / f"{name}.csv"
         table.to_csv(paths[name], index=False)
 
@@ -92,10 +101,13 @@ def build_report(out_dir, criterion: CollapseConfig | str | None = None, *, n_bo
         body = [H.paragraph(f"No rows yet: {out_dir / 'metrics'} holds no finished generation. "
                             f"The sweep has {n_cells} chains; rebuild this report once they have started.")]
     else:
-        paths.update(_figures(rows, ttc, summary, axes, G, crit, dest, seed, metrics))
+        paths.update(_figures(rows, ttc, summary, boundary, axes, G, crit, dest, seed, metrics))
         if (grid_png := plot_image_grids(out_dir, ttc, axes, dest / "samples.png")) is not None:
             paths["samples"] = grid_png
         body = _body(rows, ttc, summary, thresholds, axes, crit, n_cells, paths)
+        if search is not None:
+            body.insert(1, H.section("Adaptive refinement (search.method: threshold)",
+                                     H.paragraph(_search_note(cfg), "note"), H.table(search_table(search))))
     body.append(H.section("Configuration", H.paragraph(f"{out_dir / 'config.yaml'}", "note"),
                           H.preformatted(yaml.safe_dump(cfg.to_dict(), sort_keys=False))))
     paths["report"] = out_dir / "report.html"
@@ -113,20 +125,50 @@ def summary_text(out_dir, criterion: CollapseConfig | str | None = None) -> str:
     if ttc.empty:
         return f"{out_dir}: no rows yet (0 of {_n_cells(cfg.grid)} chains started)"
     summary = summarize(ttc, axes, n_boot=0)
-    thresholds = collapse_thresholds(ttc, axes, n_boot=0)
+    thresholds = collapse_thresholds(ttc, axes, horizon=cfg.generations)
     lines = [f"collapse: {format_criterion(crit)}  ({describe_criterion(crit)})",
              f"median generation of collapse over seeds (N+ = none seen by N: censored; G = {cfg.generations})",
-             summary_table_text(summary, axes), "collapse threshold (ratio where P(collapse by G) = 1/2):"]
+             summary_table_text(summary, axes),
+             "collapse threshold (ratio where P(collapse by G) = 1/2), exact 95% interval:"]
     lines += [f"  {_series_name(r, thresholds.columns)}: {r['text']}" for _, r in thresholds.iterrows()]
+    if (search := read_search_log(Path(out_dir))) is not None:
+        lines.append(f"adaptive refinement: {len(search['chains'])} chains in {_n_rounds(search)} rounds "
+                     f"(search.json)")
+        lines += [f"  {r['series']} round {r['round']}: {r['ratios']}: {r['why']}"
+                  for r in search["rounds"] if r["round"] > 0]
     return "\n".join(lines)
+
+
+def read_search_log(out_dir: Path) -> dict | None:
+    """DIR/search.json of a threshold search, or None for a grid sweep."""
+    path = Path(out_dir) / "search.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def search_table(search: dict) -> pd.DataFrame:
+    return pd.DataFrame([{"series": r["series"], "round": r["round"], "ratios added": r["ratios"],
+                          "chains": r["chains"], "why": r["why"]} for r in search["rounds"]])
+
+
+def _n_rounds(search: dict) -> int:
+    return 1 + max((r["round"] for r in search["rounds"]), default=0)
+
+
+def _search_note(cfg) -> str:
+    s = cfg.search
+    return (f"Round 0 is the listed grid. Each later round adds, per series whose interval is still "
+            f"{s.target_width:g} wide or more, up to {s.per_round} new ratios inside that interval (the "
+            f"midpoints of its widest gaps, as new training mixes round(r·N)), each with every seed; "
+            f"at most {s.max_chains} chains in all.")
 
 
 # ------------------------------------------------------------------------------- pieces
 
 
-def _figures(rows, ttc, summary, axes, G, crit, dest: Path, seed: int, metrics) -> dict[str, Path]:
+def _figures(rows, ttc, summary, boundary, axes, G, crit, dest: Path, seed: int, metrics) -> dict[str, Path]:
     paths = {
-        "phase_diagram": plot_phase_diagram(ttc, summary, axes, G, crit, dest / "phase_diagram.png", seed=seed),
+        "phase_diagram": plot_phase_diagram(ttc, summary, axes, G, crit, dest / "phase_diagram.png", seed=seed,
+                                            boundary=boundary),
         "ttc_heatmap": plot_ttc_heatmap(summary[summary["n_chains"] > 0], axes, G, crit, dest / "ttc_heatmap.png"),
         "survival_plot": plot_survival(ttc, axes, G, crit, dest / "survival.png"),
         f"heatmap_{crit.metric}": plot_metric_heatmap(rows, axes, crit.metric, dest / f"heatmap_{crit.metric}.png"),
@@ -157,9 +199,12 @@ def _body(rows, ttc, summary, thresholds, axes, crit, n_cells, paths) -> list[st
     metric_images = [H.image(p, name) for name, p in paths.items() if name.startswith("metric_")]
     return [
         H.section("Collapse threshold",
-                  H.paragraph("Smallest synthetic ratio at which chains collapse within G generations: where a "
-                              "logistic fit of collapsed-by-G against ratio crosses 1/2, with a 95% bootstrap "
-                              "interval over seeds. Chains censored before G are left out.", "note"),
+                  H.paragraph("The synthetic ratio at which half the chains collapse within G generations: "
+                              "where an isotonic fit of collapsed-by-G against ratio crosses 1/2. The 95% "
+                              "interval holds every ratio that an exact binomial test does not reject, assuming "
+                              "only that collapse does not get less likely as the ratio grows; its ends are "
+                              "ratios swept, or open (beyond the ratios swept). Chains censored before G are "
+                              "left out.", "note"),
                   H.table(thresholds)),
         H.section("Time to collapse", H.image(paths["phase_diagram"], "phase diagram"),
                   H.image(paths["ttc_heatmap"], "median time to collapse"),

@@ -1,135 +1,218 @@
-"""The collapse threshold: the smallest synthetic ratio at which chains collapse within G generations.
+"""The collapse threshold: the synthetic ratio at which half the chains collapse within t generations.
 
-Per series (mitigation x extra axes), a logistic curve P(collapsed by G | ratio) = sigmoid(a + b r)
-is fitted to the chains whose outcome by G is known, and the threshold is where it crosses 1/2:
-r* = -a / b. Chains censored before G (still running, or lost to a divergence that censors) are
-left out: they might still collapse by G. The interval resamples seeds with replacement (a seed is
-one repeat of the whole ratio sweep) and refits.
+Per series (mitigation x extra axes) the data are, at each ratio swept, how many chains collapsed
+by the horizon t out of how many whose outcome by t is known (a chain still running, or lost to
+a divergence that censors, before t is left out: it might still collapse by t). The one
+assumption is that collapse does not become *less* likely as the synthetic share grows:
+P(r) = P(collapsed by t | ratio r) is non-decreasing. The threshold is r* with P(r*) = 1/2.
 
-Degenerate series are reported as bounds, never as a made-up number (flag column):
-  all_collapsed   every chain collapsed: threshold <= the smallest ratio swept
-  none_collapsed  no chain collapsed: threshold > the largest ratio swept
-  not_increasing  collapse does not become more likely with ratio (fitted slope <= 0)
-  one_ratio       a single ratio observed: nothing to fit
-  no_data         no chain with a known outcome yet
+Interval: the set of every r0 that an exact test does not reject at level 1 - `level`. If r0 were
+the threshold, every chain below it has P <= 1/2 and every chain above it P >= 1/2. Each side is
+tested on its own (alpha/2 each, so the two together hold the level): below r0, the collapses among
+the chains at the nearest ratio, the nearest two, ... are each compared with Binomial(n, 1/2), the
+smallest tail probability is the statistic, and its p-value is computed exactly for P = 1/2 at
+every ratio, which is the least favourable case (the rejection event only grows with P).
+Above r0 the same with survivals. Nothing is assumed of the curve's shape, so the interval holds
+its level for a steep logistic, a shallow one or a plateau alike, at any number of seeds: with 2
+seeds at ratios 0.25 apart it is wide, as the data are. Its ends are ratios swept (or an open
+side): the threshold is never pinned finer than the grid, so the interval is never zero-width.
+Why not the bootstrap of a logistic fit used before: under perfect separation (the usual case with
+few seeds) every resample gives the same crossing, a zero-width interval that covered a known
+threshold in 21 % of simulated 5-ratio x 2-seed sweeps (BENCHMARKS.md, threshold coverage).
+
+Point estimate: where the isotonic (pool-adjacent-violators, scipy) fit of the collapse share
+crosses 1/2, linearly interpolated between ratios; the midpoint of a stretch fitted at exactly 1/2.
+
+Flags (column `flag`), with the threshold NaN unless `estimated`:
+  estimated       the fit crosses 1/2 inside the ratios swept
+  all_collapsed   every chain collapsed: the threshold is at or below the smallest ratio swept
+  none_collapsed  no chain collapsed: the threshold is above the largest ratio swept
+  below_range     the fit is >= 1/2 already at the smallest ratio (some chains there survive)
+  above_range     the fit stays < 1/2 up to the largest ratio (some chains there collapse)
+  not_increasing  every r0 is rejected: the data contradict the monotone assumption. The test is
+                  built to bound the threshold, not to test monotonicity (the nearest ratios
+                  weigh most), so a curve that falls with ratio mostly reads as above_range
+  no_data         no chain with a known outcome
+An open side of the interval is -inf (the threshold may lie below every ratio swept) or +inf
+(above every ratio swept), and the text says so.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
+from scipy.optimize import isotonic_regression
+from scipy.special import bdtrc, comb
 
 from autophagy.analysis.axes import groups, series_axes
-
-# A tiny ridge on the slope keeps the fit finite when ratio separates collapse perfectly (the
-# usual case in a clean sweep: the unpenalised MLE runs off to an infinite slope), and in that
-# limit puts the crossing inside the gap between the last safe and the first collapsing ratio.
-RIDGE = 1e-3
 
 COLUMNS = ["n_chains", "n_used", "n_collapsed", "min_ratio", "max_ratio", "threshold", "ci_low",
            "ci_high", "flag", "text"]
 
 
-def fit_logistic(x, y, ridge: float = RIDGE, iterations: int = 100) -> tuple[float, float]:
-    """(a, b) maximising sum log P(y | sigmoid(a + b x)) - ridge / 2 * b^2, by damped Newton.
-    Two parameters, so the 2x2 Newton system is solved by hand (a bootstrap runs this 1000 times)."""
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    centre = x.mean()
-    xc = x - centre  # centred: intercept and slope decouple, Newton converges in a few steps
+# ------------------------------------------------------------------------------ the exact test
 
-    def loss(a, b):
-        z = a + b * xc
-        return float(np.sum(np.logaddexp(0, z) - y * z) + 0.5 * ridge * b * b)
 
-    a = b = 0.0
-    for _ in range(iterations):
-        p = expit(a + b * xc)
-        r, w = p - y, p * (1 - p)
-        g0, g1 = r.sum(), (r * xc).sum() + ridge * b
-        h00, h01, h11 = w.sum() + 1e-12, (w * xc).sum(), (w * xc * xc).sum() + ridge
-        det = h00 * h11 - h01 * h01
-        s0, s1 = (h11 * g0 - h01 * g1) / det, (h00 * g1 - h01 * g0) / det
-        decrement = g0 * s0 + g1 * s1
-        if decrement < 1e-14:  # at the optimum to machine precision
-            break
-        t, now = 1.0, loss(a, b)
-        while loss(a - t * s0, b - t * s1) > now - 1e-4 * t * decrement and t > 1e-10:
-            t /= 2
-        a, b = a - t * s0, b - t * s1
-    return float(a - b * centre), float(b)
+def _tail(k, n) -> np.ndarray:
+    """P(Binomial(n, 1/2) >= k), elementwise (scipy's ufunc: binom.sf costs 30x more per call)."""
+    k, n = np.asarray(k, dtype=np.int64), np.asarray(n, dtype=np.int64)
+    return np.where(k <= 0, 1.0, bdtrc(np.maximum(k - 1, 0), n, 0.5))
+
+
+def nested_pvalue(bad, sizes, alpha: float = 1.0) -> float:
+    """One side of the test. `bad[j]` of `sizes[j]` chains at the j-th nearest ratio went the
+    wrong way (collapsed below r0, or survived above it). Statistic: the smallest over j of
+    P(Binomial(n_1+..+n_j, 1/2) >= bad_1+..+bad_j); returned is its exact p-value when every
+    chain goes wrong with probability 1/2, found by carrying the distribution of the running sum
+    through the ratios and removing the mass that has reached the statistic's value.
+    The p-value is at least the statistic itself, so one above `alpha` is returned as it is
+    (all a caller testing at `alpha` needs): most r0 are decided without the exact pass."""
+    bad, sizes = np.asarray(bad, dtype=int), np.asarray(sizes, dtype=int)
+    if len(sizes) == 0:
+        return 1.0
+    ends = np.cumsum(sizes)
+    observed = float(_tail(np.cumsum(bad), ends).min())
+    if observed > alpha:
+        return observed
+    total = int(ends[-1])
+    mass = np.zeros(total + 1)
+    mass[0] = 1.0
+    hit = 0.0
+    edge = observed * (1 + 1e-9)  # ties in floating point count as reaching the observed value
+    sums = np.arange(total + 1)
+    for n, end in zip(sizes, ends):
+        mass = np.convolve(mass, comb(n, np.arange(n + 1)) * 0.5 ** n)[: total + 1]
+        reached = _tail(sums[: end + 1], end) <= edge
+        hit += mass[: end + 1][reached].sum()
+        mass[: end + 1][reached] = 0.0
+    return float(min(1.0, hit))
+
+
+def confidence_set(ratios, collapsed, level: float = 0.95) -> tuple[float, float]:
+    """(low, high): the hull of the thresholds r0 the test above does not reject; (nan, nan) if it
+    rejects every r0 (collapse clearly decreasing with ratio). An open side is -inf / +inf."""
+    x, n, k = _table(ratios, collapsed)
+    if len(x) == 0:
+        return float("nan"), float("nan")
+    alpha = (1 - level) / 2
+    K = len(x)
+    # below[i]: not rejected that every chain at ratios 0..i-1 has P <= 1/2 (nearest first);
+    # above[i]: not rejected that every chain at ratios i..K-1 has P >= 1/2.
+    below = [nested_pvalue(k[:i][::-1], n[:i][::-1], alpha) > alpha for i in range(K + 1)]
+    above = [nested_pvalue((n - k)[i:], n[i:], alpha) > alpha for i in range(K + 1)]
+    accepted: list[tuple[float, float]] = []
+    for i in range(K + 1):  # r0 strictly between ratios i-1 and i (i = 0: below all; K: above all)
+        if below[i] and above[i]:
+            accepted.append((x[i - 1] if i else -np.inf, x[i] if i < K else np.inf))
+    for i in range(K):  # r0 exactly at ratio i: its chains have P = 1/2, on both sides at once
+        if below[i + 1] and above[i]:
+            accepted.append((x[i], x[i]))
+    if not accepted:
+        return float("nan"), float("nan")
+    return float(min(a for a, _ in accepted)), float(max(b for _, b in accepted))
+
+
+def _table(ratios, collapsed) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(distinct ratios, chains at each, collapsed at each), sorted by ratio."""
+    ratios = np.asarray(ratios, dtype=float)
+    collapsed = np.asarray(collapsed, dtype=bool)
+    x, inverse = np.unique(ratios, return_inverse=True)
+    n = np.bincount(inverse, minlength=len(x))
+    k = np.bincount(inverse, weights=collapsed, minlength=len(x)).astype(int)
+    return x, n, k
+
+
+# ------------------------------------------------------------------------------ estimate
 
 
 def threshold_estimate(ratios, collapsed) -> tuple[float, str]:
     """(r*, flag): r* is NaN unless flag == 'estimated' (see the module docstring)."""
-    ratios, collapsed = np.asarray(ratios, dtype=float), np.asarray(collapsed, dtype=bool)
-    if len(ratios) == 0:
+    x, n, k = _table(ratios, collapsed)
+    if len(x) == 0:
         return float("nan"), "no_data"
-    if collapsed.all():
+    if k.sum() == n.sum():
         return float("nan"), "all_collapsed"
-    if not collapsed.any():
+    if k.sum() == 0:
         return float("nan"), "none_collapsed"
-    if len(np.unique(ratios)) < 2:
-        return float("nan"), "one_ratio"
-    a, b = fit_logistic(ratios, collapsed)
-    if b <= 0:
-        return float("nan"), "not_increasing"
-    return -a / b, "estimated"
+    fit = isotonic_regression(k / n, weights=n, increasing=True).x
+    at_half = np.flatnonzero(np.isclose(fit, 0.5))
+    if len(at_half):
+        return float((x[at_half[0]] + x[at_half[-1]]) / 2), "estimated"
+    above = np.flatnonzero(fit > 0.5)
+    if len(above) == 0:
+        return float("nan"), "above_range"
+    j = above[0]
+    if j == 0:
+        return float("nan"), "below_range"
+    t = (0.5 - fit[j - 1]) / (fit[j] - fit[j - 1])
+    return float(x[j - 1] + t * (x[j] - x[j - 1])), "estimated"
 
 
-def _resampled(ratios, collapsed, seeds, n_boot: int, seed: int) -> np.ndarray:
-    """Threshold of each seed-resample; a degenerate resample gives -inf (all collapsed) or +inf
-    (none), an unfittable one NaN."""
-    rng = np.random.default_rng(seed)
-    unique = np.unique(seeds)
-    by_seed = {s: np.flatnonzero(seeds == s) for s in unique}
-    out = np.empty(n_boot)
-    for i in range(n_boot):
-        idx = np.concatenate([by_seed[s] for s in rng.choice(unique, size=len(unique))])
-        value, flag = threshold_estimate(ratios[idx], collapsed[idx])
-        out[i] = {"all_collapsed": -np.inf, "none_collapsed": np.inf}.get(flag, value)
-    return out
+def threshold(ratios, collapsed, level: float = 0.95) -> dict:
+    """Estimate, interval and flag of one series' chains (ratio, collapsed by the horizon)."""
+    ratios = np.asarray(ratios, dtype=float)
+    value, flag = threshold_estimate(ratios, collapsed)
+    low, high = confidence_set(ratios, collapsed, level) if len(ratios) else (np.nan, np.nan)
+    if len(ratios) and low != low:
+        value, flag = float("nan"), "not_increasing"
+    return {"threshold": value, "ci_low": low, "ci_high": high, "flag": flag,
+            "text": _text(value, flag, (low, high))}
 
 
-def collapse_thresholds(ttc: pd.DataFrame, axes: list[str], n_boot: int = 1000, level: float = 0.95,
-                        seed: int = 0) -> pd.DataFrame:
-    """One row per series (every axis but ratio and seed) of the time_to_collapse table.
-    `n_boot=0` skips the interval (ci_low/high NaN)."""
+def width(ci_low: float, ci_high: float) -> float:
+    """The interval's width within the ratios' domain [0, 1] (an open side ends there)."""
+    return float(min(ci_high, 1.0) - max(ci_low, 0.0))
+
+
+def known_by(ttc: pd.DataFrame, horizon: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """(chains whose outcome by `horizon` is known, whether each collapsed by then). Known: it
+    collapsed by the horizon, or it was seen through the horizon without collapsing (a diverged
+    generation that censors is not seen: the chain was lost there)."""
+    c = ttc["collapsed"].astype(bool).to_numpy()
+    t = ttc["time_to_collapse"].to_numpy(dtype=float)
+    last = ttc["last_generation"].to_numpy(dtype=float)
+    lost = ttc["diverged"].astype(bool).to_numpy()
+    hit = c & (t <= horizon)
+    seen = (c & (t > horizon)) | (~c & ((last > horizon) | ((last == horizon) & ~lost)))
+    known = hit | seen
+    return ttc[known], hit[known]
+
+
+def collapse_thresholds(ttc: pd.DataFrame, axes: list[str], horizon: int | None = None,
+                        level: float = 0.95, n_boot: int | None = None, seed: int | None = None) -> pd.DataFrame:
+    """One row per series (every axis but ratio and seed) of the time_to_collapse table, for
+    collapse within `horizon` generations (default: the last generation any chain reached, G
+    once the sweep is done). `n_boot` and `seed` are accepted for callers of the bootstrap this
+    replaced and do nothing: the interval is exact, nothing in it is random."""
     by = series_axes(axes)
+    if horizon is None:
+        horizon = int(ttc["last_generation"].max()) if len(ttc) else 0
     out = []
     for values, sub in groups(ttc, by):
-        known = sub[sub["collapsed"].astype(bool) | sub["complete"].astype(bool)]
+        known, hit = known_by(sub, horizon) if len(sub) else (sub, np.zeros(0, bool))
         r = known["ratio"].to_numpy(dtype=float)
-        y = known["collapsed"].to_numpy(dtype=bool)
         lo_r, hi_r = (float(r.min()), float(r.max())) if len(r) else (np.nan, np.nan)
-        value, flag = threshold_estimate(r, y)
-        ci = (np.nan, np.nan)
-        if flag == "estimated" and n_boot:
-            boots = _resampled(r, y, known["seed"].to_numpy(), n_boot, seed)
-            boots = boots[~np.isnan(boots)]
-            tail = 100 * (1 - level) / 2
-            if len(boots):  # 'lower'/'higher', not interpolation: a resample may be +-inf
-                ci = (float(np.percentile(boots, tail, method="lower")),
-                      float(np.percentile(boots, 100 - tail, method="higher")))
-        elif flag == "all_collapsed":
-            ci = (np.nan, lo_r)
-        elif flag == "none_collapsed":
-            ci = (hi_r, np.nan)
-        out.append({**values, "n_chains": len(sub), "n_used": len(known), "n_collapsed": int(y.sum()),
-                    "min_ratio": lo_r, "max_ratio": hi_r, "threshold": value, "ci_low": ci[0],
-                    "ci_high": ci[1], "flag": flag, "text": _text(value, flag, ci, lo_r, hi_r)})
+        out.append({**values, "n_chains": len(sub), "n_used": len(known), "n_collapsed": int(hit.sum()),
+                    "min_ratio": lo_r, "max_ratio": hi_r, **threshold(r, hit, level)})
     return pd.DataFrame(out, columns=[*by, *COLUMNS])
 
 
-def _text(value, flag, ci, lo_r, hi_r) -> str:
+def _text(value, flag, ci) -> str:
+    if flag in ("no_data", "not_increasing"):
+        return {"no_data": "n/a (no finished chains)",
+                "not_increasing": "n/a (collapse becomes less likely with ratio)"}[flag]
+    interval = f"95% in [{_g(ci[0])}, {_g(ci[1])}]"
     if flag == "estimated":
-        note = " (extrapolated)" if not lo_r <= value <= hi_r else ""
-        interval = f" [{_g(ci[0])}, {_g(ci[1])}]" if ci[0] == ci[0] else ""
-        return f"{value:.3g}{interval}{note}"
-    return {"all_collapsed": f"<= {lo_r:g} (all collapsed)", "none_collapsed": f"> {hi_r:g} (none collapsed)",
-            "not_increasing": "n/a (collapse not increasing with ratio)", "one_ratio": "n/a (one ratio)",
-            "no_data": "n/a (no finished chains)"}[flag]
+        return f"{value:.3g}, {interval}"
+    where = {"all_collapsed": "every chain collapsed", "none_collapsed": "no chain collapsed",
+             "below_range": "over half collapse at the smallest ratio",
+             "above_range": "under half collapse at the largest ratio"}[flag]
+    return f"{interval} ({where})"
 
 
 def _g(x: float) -> str:
-    return "-inf" if x == -np.inf else "inf" if x == np.inf else f"{x:.3g}"
+    if x == -np.inf:
+        return "below the ratios swept"
+    if x == np.inf:
+        return "above the ratios swept"
+    return f"{x:.3g}"

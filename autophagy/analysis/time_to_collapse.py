@@ -9,9 +9,10 @@ with no observed generation at all (failed at generation 0) has no row here, lik
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from autophagy.analysis.axes import axis_columns, metric_columns
+from autophagy.analysis.axes import axis_columns, metric_columns, series_axes
 from autophagy.analysis.collapse import chain_outcome
 from autophagy.config import CollapseConfig
 
@@ -36,13 +37,29 @@ def time_to_collapse(rows: pd.DataFrame, criterion: CollapseConfig, generations:
     if missing:
         raise ValueError(f"time_to_collapse: the rows lack axis column(s) {missing}")
     rows = rows[rows["generation"] <= generations]
+    relative = criterion.mode == "relative"
+    control = _control_values(rows, criterion, axes) if relative and criterion.reference == "control" else None
+    if relative:
+        _check_reference(rows, criterion, control)
     out = []
     for chain_id, chain in rows.groupby("chain_id", sort=False):
         failed = bool((chain["status"] == "failed").any())
         if failed and (chain["status"] == "failed").all():
             continue
+        reference = None
+        if control is not None:
+            reference = _reference_of(chain, control, axes)
+            # a generation the control chain has no value for cannot be judged: the chain is
+            # censored before it (a diverged generation still counts: it needs no reference)
+            judged = np.isfinite(reference) | (chain["status"] != "ok").to_numpy()
+            first_gap = np.flatnonzero(~judged)
+            if len(first_gap):
+                keep = chain["generation"].to_numpy() < chain["generation"].to_numpy()[first_gap].min()
+                chain, reference = chain[keep], reference[keep]
+            if chain.empty or (chain["status"] == "failed").all():
+                continue
         o = chain_outcome(chain["generation"].to_numpy(), chain["status"].to_numpy(),
-                          chain[criterion.metric].to_numpy(), criterion)
+                          chain[criterion.metric].to_numpy(), criterion, reference)
         observed = set(chain.loc[chain["status"] != "failed", "generation"].astype(int))
         out.append({
             "chain_id": chain_id,
@@ -57,3 +74,37 @@ def time_to_collapse(rows: pd.DataFrame, criterion: CollapseConfig, generations:
         })
     table = pd.DataFrame(out, columns=["chain_id", *axes, *COLUMNS])
     return table.sort_values([*axes, "chain_id"], kind="stable").reset_index(drop=True)
+
+
+def _control_key(chain: pd.DataFrame, axes: list[str]) -> tuple:
+    return tuple(chain[a].iloc[0] for a in ["seed", *series_axes(axes)] if a in chain.columns)
+
+
+def _control_values(rows: pd.DataFrame, criterion: CollapseConfig, axes: list[str]) -> dict:
+    """(seed, series values) -> {generation: metric value} of the ratio-0 chains' 'ok' rows."""
+    ok = rows[(rows["ratio"] == 0) & (rows["status"] == "ok")]
+    return {_control_key(c, axes): dict(zip(c["generation"].astype(int), c[criterion.metric].astype(float)))
+            for _, c in ok.groupby("chain_id", sort=False)}
+
+
+def _reference_of(chain: pd.DataFrame, control: dict, axes: list[str]) -> np.ndarray:
+    values = control.get(_control_key(chain, axes), {})
+    return np.array([values.get(int(g), np.nan) for g in chain["generation"]], dtype=float)
+
+
+def _check_reference(rows: pd.DataFrame, criterion: CollapseConfig, control: dict | None) -> None:
+    """A relative criterion's reference values (generation 0's, or the control chains') must be
+    positive and finite where they were measured, or `fid>=2x` means nothing."""
+    if control is None:
+        ref = rows[(rows["generation"] == 0) & (rows["status"] == "ok")]
+        values, where = ref[criterion.metric].to_numpy(dtype=float), "at generation 0"
+    else:
+        values = np.array([v for gens in control.values() for v in gens.values()], dtype=float)
+        where = "in the control chains (ratio 0)"
+    bad = ~np.isfinite(values) | (values <= 0)
+    if bad.any():
+        example = values[bad][0]
+        raise ValueError(
+            f"collapse criterion: {criterion.metric} is {example:g} {where} ({int(bad.sum())} of {len(values)} "
+            f"values <= 0 or not finite), so a threshold relative to it means nothing; use an absolute "
+            f"threshold on {criterion.metric} (mode: absolute, or '{criterion.metric}>=VALUE') or another metric")

@@ -38,14 +38,15 @@ class Progress(tune.Callback):
         self.done.add(trial.config["chain"])
         failed = (trial.last_result or {}).get("failed")  # ended by the trial itself: a retry would fail too
         outcome = f"FAILED at generation {trial.last_result['failed_at']}, not retried: {failed}" if failed else "finished"
-        self._say(f"chain {trial.config['chain']} {outcome} ({len(self.done)}/{len(self.cells)} chains)")
+        total = f"{len(self.done)}/{len(self.cells)}" if "cell" not in trial.config else f"{len(self.done)} so far"
+        self._say(f"chain {trial.config['chain']} {outcome} ({total} chains)")
 
     def on_trial_recover(self, iteration, trials, trial, **info):
         self._say(f"chain {trial.config['chain']} failed ({_error(trial)}); retrying from its "
                   f"last checkpoint ({trial.run_metadata.num_failures}/{self.retries})")
 
     def on_trial_error(self, iteration, trials, trial, **info):
-        cell = self.cells[trial.config["chain"]]
+        cell = trial.config.get("cell") or self.cells[trial.config["chain"]]  # a search's cells come with the trial
         generation = rows.ChainRows(self.metrics_dir, cell["chain_id"], self.schema).fail(cell, _error(trial))
         self._say(f"chain {cell['chain_id']} FAILED at generation {generation} after {self.retries} retries: "
                   f"{_error(trial)}")

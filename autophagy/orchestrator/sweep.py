@@ -19,7 +19,7 @@ from ray import tune
 
 from autophagy import config, grid
 from autophagy.config import ConfigError
-from autophagy.orchestrator import assets, trial
+from autophagy.orchestrator import assets, search, trial
 from autophagy.orchestrator.progress import Progress
 
 # The Parquet rows are the record; Tune's own JSON/CSV/TensorBoard copies of every result would
@@ -84,7 +84,8 @@ def _tuner(cfg, out: Path, files: dict[str, bytes], resume: bool, progress: bool
     # and keeps every trial's config in its experiment state (quadratic in the cells' size). The
     # cells and the assets go to the object store once: a trial's process fetches the cells once
     # (trial.shared) and hands the assets to its actor by reference, never copying them itself.
-    cells = {c.chain_id: c.to_dict() for c in grid.cells(cfg)}
+    cells = {c.chain_id: c.to_dict() for c in (grid.cells(cfg) if cfg.search.method == "grid"
+                                                else search.round_zero(cfg))}
     refs = {"cells": ray.put(cells), "assets": ray.put(files)}
     trainable = tune.with_resources(tune.with_parameters(trial.run_chain, cfg=cfg, refs=refs, out=str(out)),
                                     trial.placement(cfg))
@@ -93,10 +94,15 @@ def _tuner(cfg, out: Path, files: dict[str, bytes], resume: bool, progress: bool
         log(f"resuming {experiment}")
         return tune.Tuner.restore(str(experiment), trainable=trainable, resume_unfinished=True, resume_errored=True)
     callback = Progress(out, cfg, cells, progress)
+    if cfg.search.method == "threshold":  # the searcher hands each trial its whole (small) cell
+        space = {"param_space": None, "search_alg": search.ThresholdSearch(cfg, out), "num_samples": -1}
+    else:
+        space = {"param_space": {"chain": tune.grid_search(list(cells))}}
     return tune.Tuner(
         trainable,
-        param_space={"chain": tune.grid_search(list(cells))},
+        param_space=space.pop("param_space"),
         tune_config=tune.TuneConfig(
+            **space,
             max_concurrent_trials=cfg.resources.max_concurrent,
             trial_dirname_creator=lambda t: t.config["chain"],
             trial_name_creator=lambda t: t.config["chain"],
@@ -123,10 +129,18 @@ def run(cfg, out: Path, *, address: str | None = None, resume: bool = False, pro
     prepare_out_dir(cfg, out, resume)
     init_ray(address)
     check_resources(cfg)
-    cells = grid.cells(cfg)
-    log(f"sweep {cfg.name!r}: {len(cells)} chains x {cfg.generations + 1} generations, backend {cfg.backend}, "
+    cells = grid.cells(cfg) if cfg.search.method == "grid" else search.round_zero(cfg)
+    first = " in round 0" if cfg.search.method != "grid" else ""
+    log(f"sweep {cfg.name!r}: {len(cells)} chains{first} x {cfg.generations + 1} generations, backend {cfg.backend}, "
         f"{cfg.resources.cpus:g} CPU + {cfg.resources.gpus:g} GPU per chain -> {out}")
     files = assets.load_or_prepare(cfg, log)
+    if cfg.search.method == "threshold":
+        # Tune keeps one trial waiting for resources at a time under a search algorithm (its
+        # _get_max_pending_trials): chains would then start one by one. A round's chains are
+        # known at once, so let as many wait as a round of the listed grid has.
+        os.environ.setdefault("TUNE_MAX_PENDING_TRIALS_PG", str(max(8, len(search.round_zero(cfg)))))
+        log(f"search: threshold, refining each series' ratios to a 95% interval under "
+            f"{cfg.search.target_width:g} (at most {cfg.search.max_chains} chains; DIR/search.json)")
     results = _tuner(cfg, out, files, resume, progress).fit()
     failed = [r for r in results if r.error is not None]
     for r in failed:

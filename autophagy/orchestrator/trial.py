@@ -98,7 +98,8 @@ PERMANENT = (ValueError, TypeError, LookupError, FileNotFoundError, checkpoint.C
 
 def run_chain(param: dict, *, cfg, refs: dict[str, ray.ObjectRef], out: str) -> None:
     logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)  # a line per checkpoint
-    cell = grid.Cell.from_dict(shared(refs["cells"])[param["chain"]])
+    # a grid sweep's trial finds its cell among the shared ones; a search hands it over itself
+    cell = grid.Cell.from_dict(param["cell"] if "cell" in param else shared(refs["cells"])[param["chain"]])
     record = rows.ChainRows(Path(out) / "metrics", cell.chain_id, rows.schema(cfg))
     try:
         _run(cfg, cell, refs, out, record)

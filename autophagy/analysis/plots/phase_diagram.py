@@ -4,6 +4,10 @@ One line per series (mitigation x extra axes): the median over seeds with its bo
 Every chain is a point, jittered sideways so that seeds do not hide each other: filled where it
 collapsed (a cross where that was a divergence), hollow with an upward arrow where it was
 censored (no collapse seen up to there, so its true time lies above the point).
+With `boundary` (analysis/phase_boundary.py), each series' phase boundary too: at each
+generation t, the ratio where half its chains have collapsed by t (a diamond on a dashed line)
+and its 95 % interval (a thin horizontal bar; an arrow where a side is open, beyond the ratios
+swept). Left of it "not collapsed yet by t", right of it "collapsed by t".
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from autophagy.config import CollapseConfig
 
 
 def plot_phase_diagram(ttc: pd.DataFrame, summary: pd.DataFrame, axes: list[str], generations: int,
-                       criterion: CollapseConfig, path: Path, seed: int = 0) -> Path:
+                       criterion: CollapseConfig, path: Path, seed: int = 0,
+                       boundary: pd.DataFrame | None = None) -> Path:
     fig, (ax,) = panels(1, width=7.5, height=5.0)
     by = series_axes(axes)
     ratios = np.sort(ttc["ratio"].astype(float).unique())
@@ -51,6 +56,9 @@ def plot_phase_diagram(ttc: pd.DataFrame, summary: pd.DataFrame, axes: list[str]
         ax.errorbar(cx, med, yerr=err, color=colour, lw=2, capsize=3, label=label(values))
         lower = cell["median_censored"].to_numpy(dtype=bool)
         ax.scatter(cx[lower], med[lower], s=60, marker="s", facecolors="white", edgecolors=colour, zorder=3)
+        if boundary is not None and len(boundary):
+            line = boundary.merge(pd.DataFrame([values]), on=by) if by else boundary
+            _draw_boundary(ax, line, colour, (ratios.min() - spacing / 2, ratios.max() + spacing / 2), i * 0.08)
 
     ax.axhline(generations, color="grey", ls=":", lw=1)
     ax.set_ylim(-0.5, generations + 1)
@@ -66,7 +74,33 @@ def plot_phase_diagram(ttc: pd.DataFrame, summary: pd.DataFrame, axes: list[str]
                label="chain: censored (no collapse seen up to here ↑)"),
         Line2D([], [], color="grey", ls=":", label=f"last generation G = {generations}"),
     ]
+    if boundary is not None and len(boundary):
+        handles.append(Line2D([], [], color="grey", ls="--", marker="D", ms=4,
+                              label="phase boundary: half collapsed by t, with 95% interval"))
     if any_diverged:
         handles.append(Line2D([], [], ls="", marker="x", color="grey", label="chain: diverged (counted as collapse)"))
     ax.legend(handles=handles, fontsize=8, loc="best")
     return save(fig, path)
+
+
+def _draw_boundary(ax, line: pd.DataFrame, colour, span: tuple[float, float], lift: float) -> None:
+    """One series' boundary: estimates joined by a dashed line, intervals as bars clipped to `span`
+    (an open or out-of-view side ends in an arrow at the edge)."""
+    line = line.sort_values("horizon")
+    t = line["horizon"].to_numpy(dtype=float) + lift  # lifted per series so that bars do not overlap
+    est = line["threshold"].to_numpy(dtype=float)
+    lo = line["ci_low"].to_numpy(dtype=float)
+    hi = line["ci_high"].to_numpy(dtype=float)
+    ok = np.isfinite(est)
+    ax.plot(est[ok], t[ok], ls="--", marker="D", ms=4, color=colour, lw=1.2, alpha=0.9)
+    for y, a, b in zip(t, lo, hi):
+        if a != a:  # no interval (no data, or collapse decreasing with ratio)
+            continue
+        left, right = max(a, span[0]), min(b, span[1])
+        ax.plot([left, right], [y, y], color=colour, lw=0.8, alpha=0.6)
+        if a < span[0]:
+            ax.annotate("", (span[0], y), (span[0] + 0.04 * (span[1] - span[0]), y),
+                        arrowprops=dict(arrowstyle="->", color=colour, lw=0.8))
+        if b > span[1]:
+            ax.annotate("", (span[1], y), (span[1] - 0.04 * (span[1] - span[0]), y),
+                        arrowprops=dict(arrowstyle="->", color=colour, lw=0.8))

@@ -1,0 +1,174 @@
+"""`search.method: threshold`: a Ray Tune search algorithm that refines each series' ratio axis.
+
+Round 0 is the listed grid (plus ratio 0 when `collapse.reference: control` needs it). A series
+(one value of every axis but ratio and seed) whose chains have all finished gets its next round
+at once, without waiting for the other series: its threshold and exact 95 % interval are computed
+from its rows (analysis/threshold.py), and unless the interval is narrower than
+`search.target_width`, up to `search.per_round` new ratios inside it (analysis/refine.py) run,
+each with every `grid.seed`. A series stops when its interval is narrow enough, when no unused
+training mix is left inside it, or when its share of `search.max_chains` is spent: the chains
+beyond the listed grid are split evenly over the series, so which series refines how far does
+not depend on which chains happened to finish first.
+
+Tune still schedules, packs, retries and resumes every chain: this class only says which chain
+comes next (`suggest`). Its state goes into Tune's experiment checkpoint (`save`/`restore`), so
+`--resume` after a dead driver continues the search where it stood, and a chain counts as
+finished when its trial completed or its rows on disk end it (all G+1 generations, a divergence,
+or a failed row), so no finished chain runs again. DIR/search.json holds every chain and round,
+with why each round added what it added; the report reads it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+from ray.tune.search import Searcher
+
+from autophagy import grid, rows
+from autophagy.analysis.axes import label, series_axes
+from autophagy.analysis.refine import next_ratios
+from autophagy.analysis.threshold import collapse_thresholds, width
+from autophagy.analysis.time_to_collapse import time_to_collapse
+
+
+def round_zero(cfg) -> list[grid.Cell]:
+    """The listed grid, plus the ratio-0 control chains a control reference needs."""
+    cells = grid.cells(cfg)
+    if cfg.collapse.reference == "control" and 0.0 not in cfg.grid["ratio"]:
+        cells += grid.cells(cfg, ratios=[0.0])
+    return cells
+
+
+class ThresholdSearch(Searcher):
+    def __init__(self, cfg, out_dir):
+        super().__init__()
+        self.cfg, self.out = cfg, str(out_dir)
+        self.axes = list(cfg.grid)
+        self.chains: dict[str, dict] = {}  # chain id -> cell dict, every chain of every round
+        self.series_of: dict[str, str] = {}  # chain id -> series label
+        self.queue: list[str] = []  # chosen, not yet handed to Tune
+        self.trials: dict[str, str] = {}  # Tune trial id -> chain id
+        self.finished: set[str] = set()
+        self.done: dict[str, str] = {}  # series label -> why it stopped
+        self.rounds: list[dict] = []
+        cells = round_zero(cfg)
+        series = sorted({self._series(c) for c in cells})
+        extra = (cfg.search.max_chains - len(cells)) // len(series)
+        self.budget = {s: sum(self._series(c) == s for c in cells) + extra for s in series}
+        for s in series:
+            added = [c for c in cells if self._series(c) == s]
+            self._add(s, 0, added, "the listed grid" + (" (with the ratio-0 control chains)"
+                                                        if cfg.collapse.reference == "control" else ""))
+
+    # ------------------------------------------------------------------ Tune's side
+
+    def suggest(self, trial_id: str):
+        if not self.queue:
+            self._plan()
+        if self.queue:
+            chain = self.queue.pop(0)
+            self.trials[trial_id] = chain
+            return {"chain": chain, "cell": self.chains[chain]}
+        if all(self._finished(c) for c in self.chains):
+            return Searcher.FINISHED
+        return None  # chains still running: ask again later
+
+    def on_trial_complete(self, trial_id: str, result=None, error: bool = False) -> None:
+        if trial_id in self.trials:
+            self.finished.add(self.trials[trial_id])
+
+    def save(self, checkpoint_path: str) -> None:
+        Path(checkpoint_path).write_text(json.dumps(self._state()))
+
+    def restore(self, checkpoint_path: str) -> None:
+        state = json.loads(Path(checkpoint_path).read_text())
+        self.chains, self.series_of, self.queue = state["chains"], state["series_of"], state["queue"]
+        self.trials, self.finished = state["trials"], set(state["finished"])
+        self.done, self.rounds, self.budget = state["done"], state["rounds"], state["budget"]
+
+    # ------------------------------------------------------------------ the search
+
+    def _series(self, cell: grid.Cell) -> str:
+        values = {k: v for k, v in cell.values().items() if k in series_axes(self.axes)}
+        return label(values)
+
+    def _add(self, series: str, round_: int, cells: list[grid.Cell], why: str) -> None:
+        for c in cells:
+            self.chains[c.chain_id] = c.to_dict()
+            self.series_of[c.chain_id] = series
+            self.queue.append(c.chain_id)
+        self.rounds.append({"series": series, "round": round_, "ratios": sorted({c.ratio for c in cells}),
+                            "chains": len(cells), "why": why})
+        self._write_log()
+
+    def _finished(self, chain: str) -> bool:
+        if chain in self.finished:
+            return True
+        if chain in self.queue:
+            return False
+        found = rows.read_chain(Path(self.out) / "metrics", chain)
+        statuses = {r["status"] for r in found}
+        ended = {"diverged", "failed"} & statuses or len({r["generation"] for r in found}) > self.cfg.generations
+        if ended:
+            self.finished.add(chain)
+        return bool(ended)
+
+    def _plan(self) -> None:
+        """Plan the next round of every series that is not done and has no chain outstanding."""
+        for series in sorted(self.budget):
+            mine = [c for c, s in self.series_of.items() if s == series]
+            if series in self.done or not all(self._finished(c) for c in mine):
+                continue
+            self._plan_series(series, mine)
+
+    def _plan_series(self, series: str, mine: list[str]) -> None:
+        round_ = 1 + max(r["round"] for r in self.rounds if r["series"] == series)
+        try:
+            t = self._threshold(mine)
+        except ValueError as err:  # e.g. a relative criterion refused: the report says it too
+            self.done[series] = f"stopped: {err}"
+            return
+        low, high = t["ci_low"], t["ci_high"]
+        seeds = list(self.cfg.grid["seed"])
+        if low != low:
+            self.done[series] = f"stopped: no interval ({t['text']})"
+        elif width(low, high) < self.cfg.search.target_width:
+            self.done[series] = f"done: threshold {t['text']}, narrower than {self.cfg.search.target_width:g}"
+        else:
+            room = (self.budget[series] - len(mine)) // len(seeds)
+            ran = sorted({self.chains[c]["ratio"] for c in mine})
+            new = next_ratios(ran, low, high, t["threshold"], self.cfg.images_per_generation,
+                              min(self.cfg.search.per_round, room))
+            if new:
+                example = grid.Cell.from_dict(self.chains[mine[0]])
+                cells = [grid.make_cell({**example.values(), "ratio": r, "seed": s}) for r in new for s in seeds]
+                self._add(series, round_, cells, f"threshold {t['text']}: {width(low, high):.3g} wide, "
+                                                 f"target {self.cfg.search.target_width:g}")
+                return
+            self.done[series] = (f"stopped at threshold {t['text']}: " +
+                                 ("chain budget spent" if room < 1 else "no unused training mix left inside it"))
+        self.rounds.append({"series": series, "round": round_, "ratios": [], "chains": 0, "why": self.done[series]})
+        self._write_log()
+
+    def _threshold(self, chains: list[str]) -> dict:
+        found = [r for c in chains for r in rows.read_chain(Path(self.out) / "metrics", c)]
+        table = pd.DataFrame(found) if found else pd.DataFrame(columns=["chain_id", "generation"])
+        ttc = time_to_collapse(table, self.cfg.collapse, self.cfg.generations, self.axes)
+        return collapse_thresholds(ttc, self.axes, horizon=self.cfg.generations).iloc[0].to_dict() if len(ttc) \
+            else {"ci_low": float("nan"), "ci_high": float("nan"), "threshold": float("nan"),
+                  "text": "no chain finished a generation"}
+
+    def _state(self) -> dict:
+        return {"chains": self.chains, "series_of": self.series_of, "queue": self.queue, "trials": self.trials,
+                "finished": sorted(self.finished), "done": self.done, "rounds": self.rounds, "budget": self.budget}
+
+    def _write_log(self) -> None:
+        path = Path(self.out) / "search.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(".search.json.tmp")
+        tmp.write_text(json.dumps({"chains": self.chains, "rounds": self.rounds, "done": self.done}, indent=1))
+        os.replace(tmp, path)
+
