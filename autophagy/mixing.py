@@ -8,7 +8,8 @@ Counts are exact. With N = images_per_generation and `ratio` the cell's ratio:
                                                                plus lambda*|real| synthetic ones)
 Generation 0, and every healing generation, is N real images and nothing synthetic. Under
 `accumulate` the synthetic share is split over generations 0..g-1 by `split_evenly`: equal parts,
-the remainder going one each to the most recent ones. Under a selection (greedy,
+the remainder going one each to the most recent ones; under `accumulate_all` each of generations
+0..g-1 gives n_synthetic samples, so the set holds n_real + g*n_synthetic images. Under a selection (greedy,
 threshold_decay) each source's part of `count` images is chosen from round(m*count) candidates
 drawn from that generation's samples. Draws are without replacement, from the chain's `data`
 stream for generation g (real images, then candidates, source by source); a selection's own
@@ -77,7 +78,7 @@ def build_training_set(
     if n_real > len(real):
         raise ValueError(f"generation {generation} needs {n_real} real images but only {len(real)} are available")
     sources = list(range(generation)) if policy.synthetic_from == "all" else [generation - 1]
-    counts = split_evenly(n_syn, len(sources)) if n_syn else []
+    counts = ([n_syn] * len(sources) if policy.grow else split_evenly(n_syn, len(sources))) if n_syn else []
     parts, provenance = [real.take(rng.choice(len(real), n_real, replace=False))], [np.full(n_real, -1)]
     for source, count in zip(sources, counts):
         pool = history[source]

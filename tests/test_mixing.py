@@ -110,3 +110,35 @@ def test_bertrand_generation_zero_and_healing_are_real_only():
         _, source = build_training_set(g, 0.5, 30, real, {g - 1: _samples(30, 1)}, policy,
                                        np.random.default_rng(g), mixing="bertrand")
         assert (source >= 0).sum() == expected and (source == -1).sum() == 30, g
+
+
+@pytest.mark.parametrize("mixing,ratio,g,n_real,per_generation", [
+    ("bertrand", 1.0, 3, 40, 40),  # Gerstgrasser / Kazdan accumulate: N real + N of each earlier generation
+    ("share", 0.5, 4, 20, 20),  # the real share of N, plus the synthetic share of N from each of 0..g-1
+    ("share", 0.25, 2, 30, 10),
+    ("share", 0.0, 3, 40, 0),
+])
+def test_accumulate_all_grows_by_the_synthetic_share_each_generation(mixing, ratio, g, n_real, per_generation):
+    real, n = _samples(100, 0), 40
+    history = {k: _samples(40, k + 1) for k in range(g)}
+    train, source = build_training_set(g, ratio, n, real, history, mitigations.parse("accumulate_all"),
+                                       np.random.default_rng(2), mixing=mixing)
+    assert len(train) == n_real + g * per_generation
+    assert (source == -1).sum() == n_real
+    assert [(source == k).sum() for k in range(g)] == [per_generation] * g
+    for k in range(g):
+        assert np.all(train.y[source == k] == k + 1)
+    # accumulate (accumulate-subsample) keeps N: the same synthetic share, split over the generations
+    fixed, fixed_source = build_training_set(g, ratio, n, real, history, mitigations.parse("accumulate"),
+                                             np.random.default_rng(2), mixing=mixing)
+    assert len(fixed) == n_real + per_generation and (fixed_source >= 0).sum() == per_generation
+
+
+def test_accumulate_all_with_greedy_selects_each_generations_share_from_its_candidates():
+    real, history = _samples(100, 0), {k: _samples(40, k + 1) for k in range(2)}
+    policy = mitigations.parse("accumulate_all+greedy")
+    assert policy.grow and policy.select.kind == "greedy"
+    train, source = build_training_set(2, 0.5, 20, real, history, policy, np.random.default_rng(0))
+    assert [(source == k).sum() for k in (-1, 0, 1)] == [10, 10, 10]
+    with pytest.raises(ValueError, match="accumulate_all conflicts"):
+        mitigations.parse("accumulate+accumulate_all")

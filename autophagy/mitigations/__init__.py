@@ -6,7 +6,8 @@ share is chosen, ...); `params` is the sweep's `mitigation_params:` section. The
 only the resulting `Policy`. Adding one is one new file and one line in REGISTRY.
 
     none             replace: synthetic share from the last generation, real from the chain's fixed set
-    accumulate       synthetic share split evenly over every earlier generation
+    accumulate       synthetic share split evenly over every earlier generation (fixed N)
+    accumulate_all   the whole synthetic share from each earlier generation (the set grows)
     fresh_data       real share drawn afresh from the whole real pool each generation
     redifine         condition-drop finetuning + a decaying CFG schedule (ReDiFine)
     greedy           farthest-point selection of the synthetic share from m x as many samples
@@ -19,12 +20,13 @@ and `none` stands alone; every other combination composes (accumulate+greedy+hea
 
 from __future__ import annotations
 
-from autophagy.mitigations import accumulate, fresh_data, greedy, healing, none, redifine, threshold_decay
+from autophagy.mitigations import accumulate, accumulate_all, fresh_data, greedy, healing, none, redifine, threshold_decay
 from autophagy.mitigations.policy import Policy, Selection
 
 REGISTRY = {
     "none": none.apply,
     "accumulate": accumulate.apply,
+    "accumulate_all": accumulate_all.apply,
     "fresh_data": fresh_data.apply,
     "redifine": redifine.apply,
     "greedy": greedy.apply,

@@ -1,6 +1,7 @@
 """`accumulate`: the synthetic share is split evenly over every earlier generation's samples
-(generations 0..g-1), so early, near-real samples stay in the mix (Shi et al. 2025; Gerstgrasser
-et al. 2024 find that accumulating keeps the error bounded where replacing grows it)."""
+(generations 0..g-1), so early, near-real samples stay in the mix and the set stays N. This is
+Shi et al.'s (2025) accumulate and Kazdan et al.'s (2025) "accumulate-subsample"; the growing set
+of Gerstgrasser et al. (2024), who find it keeps the error bounded, is `accumulate_all`."""
 
 import dataclasses
 

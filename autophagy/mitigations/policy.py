@@ -43,8 +43,11 @@ class Selection:
 @dataclass(frozen=True)
 class Policy:
     # Which generations the synthetic share is drawn from: the last one (replace, Bohacek & Farid)
-    # or every earlier one in equal parts (accumulate, Shi et al.; Gerstgrasser et al.).
+    # or every earlier one (accumulate, accumulate_all).
     synthetic_from: Literal["last", "all"] = "last"
+    # With synthetic_from "all": False splits the synthetic share over the earlier generations
+    # (a fixed N, accumulate); True takes the whole share from each of them (the set grows, accumulate_all).
+    grow: bool = False
     # Where the real share is drawn from each generation: the chain's fixed N real images, or the
     # whole real training pool afresh (the "fresh data" loop of Alemohammad et al.).
     real_from: Literal["fixed", "fresh"] = "fixed"
