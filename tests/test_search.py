@@ -1,0 +1,98 @@
+"""search.method: threshold — the Tune searcher that refines each series' ratios, through Ray."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from autophagy import config, rows
+from autophagy.analysis.report import build_report, summary_text
+from autophagy.mixing import round_half_up
+from autophagy.orchestrator import sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+# gmm chains of 40 points: ratio 1 collapses (kl >= 0.5) within a few generations, ratio 0 rarely
+SETS = {"generations": 4, "grid.ratio": [0.0, 0.5, 1.0], "grid.seed": [0, 1, 2], "grid.mitigation": ["none", "accumulate"],
+        "search.method": "threshold", "search.target_width": 0.1, "search.max_chains": 30, "search.per_round": 2}
+
+
+def _cfg(**over):
+    return config.load(ROOT / "sweeps" / "smoke.yaml", {**SETS, **over})
+
+
+@pytest.fixture(scope="module")
+def searched(ray_local, tmp_path_factory):
+    out = tmp_path_factory.mktemp("search") / "run"
+    sweep.run(_cfg(), out, progress=False)
+    return out
+
+
+def test_rounds_add_new_training_mixes_with_every_seed(searched):
+    cfg = config.load(searched / "config.yaml")
+    log = json.loads((searched / "search.json").read_text())
+    got = rows.read_rows(searched)
+    assert not got.duplicated(rows.KEY).any()
+    assert set(got["chain_id"]) == set(log["chains"])
+    assert len(log["chains"]) <= cfg.search.max_chains
+    assert len(got) == len(log["chains"]) * (cfg.generations + 1)  # every chain ran to the end
+    later = [r for r in log["rounds"] if r["round"] > 0 and r["ratios"]]
+    assert later, "the search never refined"
+    for series in ("none", "accumulate"):
+        ratios = [r for rnd in log["rounds"] if rnd["series"] == series for r in rnd["ratios"]]
+        counts = [round_half_up(r * cfg.images_per_generation) for r in ratios]
+        assert len(counts) == len(set(counts)), f"{series}: a ratio repeated a training mix: {ratios}"
+        chains = got[got["mitigation"] == series].groupby("ratio")["seed"].nunique()
+        assert (chains == 3).all()  # each ratio with every seed
+    for rnd in later:
+        assert rnd["chains"] == 3 * len(rnd["ratios"]) and "target 0.1" in rnd["why"]
+
+
+def test_report_of_a_search_says_what_each_round_added(searched):
+    paths = build_report(searched, n_boot=20, metrics=["kl"])
+    html = paths["report"].read_text()
+    assert "Adaptive refinement" in html and "round" in html
+    text = summary_text(searched)
+    assert "adaptive refinement:" in text and "round 1:" in text
+    boundary = pd.read_csv(paths["phase_boundary"])
+    assert sorted(boundary["horizon"].unique()) == [1, 2, 3, 4]
+
+
+def test_search_refuses_a_budget_smaller_than_its_grid():
+    with pytest.raises(config.ConfigError, match="search.max_chains: 5 is fewer than the 18 chains"):
+        _cfg(**{"search.max_chains": 5})
+
+
+def test_search_sigkilled_driver_resumes_where_it_stood(searched, tmp_path):
+    """A real `autophagy run` of the same search, SIGKILLed once it has rows, then `--resume`d:
+    the same chains as the uninterrupted search, every row once, no finished chain run again."""
+    out = tmp_path / "run"
+    sets = [arg for k, v in SETS.items() for arg in ("--set", f"{k}={json.dumps(v)}")]
+    cmd = [sys.executable, "-m", "autophagy", "run", str(ROOT / "sweeps" / "smoke.yaml"), "--out", str(out), *sets]
+    env = {**os.environ, "RAY_ADDRESS": ""}
+    driver = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 180
+    while time.time() < deadline and rows.read_rows(out).get("chain_id", pd.Series()).nunique() < 20:
+        time.sleep(0.1)
+    os.killpg(driver.pid, signal.SIGKILL)
+    driver.wait()
+    before = rows.read_rows(out)
+    n_chains = len(json.loads((searched / "search.json").read_text())["chains"])
+    assert 0 < before["chain_id"].nunique() < n_chains or len(before) < n_chains * 5, "not killed mid-search"
+    done = subprocess.run(cmd + ["--resume"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    after, want = rows.read_rows(out), rows.read_rows(searched)
+    assert not after.duplicated(rows.KEY).any()
+    assert sorted(after["chain_id"].unique()) == sorted(want["chain_id"].unique())
+    cols = rows.KEY + ["ratio", "seed", "mitigation", "kl", "variance", "n_synthetic"]
+    pd.testing.assert_frame_equal(after[cols], want[cols], check_dtype=False)
+    # a chain whose every generation was written before the kill was not run again
+    finished = before.groupby("chain_id")["generation"].max() == 4
+    kept = before[before["chain_id"].isin(finished[finished].index)].set_index(rows.KEY)["finished_at"]
+    again = after.set_index(rows.KEY).loc[kept.index, "finished_at"]
+    assert (kept == again).all()
