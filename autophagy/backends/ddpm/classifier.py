@@ -29,8 +29,10 @@ class Classifier(nn.Module):
         return model.eval()
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """uint8 images (N, C, H, W): (features, logits)."""
-        features = self.body(x.reshape(len(x), -1).float() / 255)
+        """uint8 images (N, C, H, W): (features, logits). Channels beyond the data's are dropped:
+        torch-fidelity hands a greyscale extractor (digits) its images repeated to RGB."""
+        channels = self.body[0].in_features // (x.shape[2] * x.shape[3])
+        features = self.body(x[:, :channels].reshape(len(x), -1).float() / 255)
         return features, self.head(features)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from diffusers import UNet2DModel
+from diffusers import DDPMScheduler, UNet2DModel
 
 from autophagy.guidance import cfg_schedule  # noqa: F401  (diffusion.cfg_schedule)
 
@@ -55,6 +55,7 @@ def sample(unet: UNet2DModel, scheduler, y: torch.Tensor | None, n: int, steps: 
     x = torch.randn((n, *shape), generator=generator).to(device)
     guided = y is not None and bool(np.any(scales != 1.0))
     labels = torch.cat([y, torch.full_like(y, null)]) if guided else y
+    noise = {"generator": generator} if isinstance(scheduler, DDPMScheduler) else {}  # DDIM at eta 0 draws none
     scheduler.set_timesteps(steps)
     for t, w in zip(scheduler.timesteps, scales):
         inp = torch.cat([x, x]) if guided else x
@@ -62,5 +63,5 @@ def sample(unet: UNet2DModel, scheduler, y: torch.Tensor | None, n: int, steps: 
         if guided:
             cond, uncond = eps.chunk(2)
             eps = uncond + float(w) * (cond - uncond)
-        x = scheduler.step(eps, t, x, generator=generator).prev_sample
+        x = scheduler.step(eps, t, x, **noise).prev_sample
     return x

@@ -25,7 +25,8 @@ import torch
 
 from autophagy import seeding
 from autophagy.backends.base import Backend, fit_summary
-from autophagy.backends.digits import classifier, data, diffusion, fidelity, lora, metrics, training, unet
+from autophagy.backends.ddpm import classifier
+from autophagy.backends.digits import data, diffusion, fidelity, lora, metrics, training, unet
 from autophagy.backends.digits.config import CLASSES, eval_only_classes
 from autophagy.metrics import distances, entropy, memorization
 from autophagy.metrics.fidelity import MIN_SAMPLES
@@ -74,7 +75,7 @@ class DigitsBackend(Backend):
         if not math.isfinite(losses[-1]):
             raise RuntimeError(f"model.pretrain_lr: pretraining diverged at step {len(losses)} "
                                f"(loss {losses[-1]}); lower model.pretrain_lr={m.pretrain_lr}")
-        clf = classifier.train(pool, m.classifier_hidden, m.classifier_steps,
+        clf = classifier.train(pool, CLASSES, m.classifier_hidden, m.classifier_steps,
                                seeding.int_seed(m.pretrain_seed, "eval"), device)
         features, _ = fidelity.extract_logits(clf, held_out.x)
         return {BASE: _to_bytes(net.state_dict()), CLASSIFIER: _to_bytes(clf.state_dict()),

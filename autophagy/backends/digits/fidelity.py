@@ -24,7 +24,7 @@ from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 from torch_fidelity.utils import create_feature_extractor
 
-from autophagy.backends.digits.classifier import Classifier
+from autophagy.backends.ddpm.classifier import Classifier
 from autophagy.metrics import fidelity as fidelity_metrics
 
 NAME = "autophagy-digits"

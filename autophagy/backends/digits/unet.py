@@ -1,47 +1,38 @@
-"""The denoiser: a small class-conditional, conv-only diffusers `UNet2DModel`, and its noise schedule."""
+"""The digits' denoiser: the ddpm backend's `UNet2DModel` builder at the digits' shape (small,
+class-conditional, conv-only), and its noise schedules."""
 
 from __future__ import annotations
 
-import torch
 from diffusers import DDIMScheduler, DDPMScheduler, UNet2DModel
 
-from autophagy.backends.digits.config import DigitsModelConfig
+from autophagy.backends.ddpm import unet
+from autophagy.backends.ddpm.config import DDPMModelConfig
+from autophagy.backends.digits.config import CLASSES, DigitsModelConfig
 
-CLASSES = 10
 NULL_CLASS = CLASSES  # the label of "no condition": condition drop trains it, CFG samples with it
 
 
-def new(m: DigitsModelConfig, size: int, seed: int) -> UNet2DModel:
-    """A freshly initialised UNet whose weights depend on `seed` only (global RNG left untouched)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return _build(m, size)
-
-
-def _build(m: DigitsModelConfig, size: int) -> UNet2DModel:
+def ddpm_config(m: DigitsModelConfig, size: int = 8) -> DDPMModelConfig:
+    """The digits model as a ddpm model section. No attention anywhere: at 8x8 it costs 3x the
+    time per step (RESEARCH.md) and digits do not need it. Scheduler defaults as before (DDPM betas
+    1e-4..0.02, epsilon, DDIM sampling)."""
     levels = len(m.channels)
     if size % 2 ** (levels - 1):
         raise ValueError(f"model.channels: {levels} levels halve the image {levels - 1} times, "
                          f"but the images are {size}x{size}")
-    return UNet2DModel(
-        sample_size=size,
-        in_channels=1,
-        out_channels=1,
-        block_out_channels=m.channels,
-        layers_per_block=m.layers_per_block,
-        down_block_types=("DownBlock2D",) * levels,
-        up_block_types=("UpBlock2D",) * levels,
-        # Attention at 8x8 costs 3x the time per step (RESEARCH.md) and digits do not need it.
-        add_attention=False,
-        norm_num_groups=m.norm_groups,
-        num_class_embeds=CLASSES + 1,
-    )
+    return DDPMModelConfig(resolution=size, block_out_channels=m.channels, layers_per_block=m.layers_per_block,
+                           norm_groups=m.norm_groups, mid_attention=False, train_timesteps=m.train_timesteps,
+                           beta_schedule=m.beta_schedule, sampler="ddim")
+
+
+def new(m: DigitsModelConfig, size: int, seed: int) -> UNet2DModel:
+    """A freshly initialised UNet whose weights depend on `seed` only (global RNG left untouched)."""
+    return unet.new(ddpm_config(m, size), channels=1, classes=CLASSES, seed=seed)
 
 
 def train_scheduler(m: DigitsModelConfig) -> DDPMScheduler:
-    return DDPMScheduler(num_train_timesteps=m.train_timesteps, beta_schedule=m.beta_schedule)
+    return unet.train_scheduler(ddpm_config(m))
 
 
 def sample_scheduler(m: DigitsModelConfig) -> DDIMScheduler:
-    # clip_sample keeps each step's x0 estimate inside the data range [-1, 1].
-    return DDIMScheduler(num_train_timesteps=m.train_timesteps, beta_schedule=m.beta_schedule, clip_sample=True)
+    return unet.sample_scheduler(ddpm_config(m))
