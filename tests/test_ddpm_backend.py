@@ -41,6 +41,15 @@ def make_cfg(path, **sections):
     return config.from_dict(raw)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Tiny tensors: a second thread only adds contention on the two shared cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     return write_folder(tmp_path_factory.mktemp("images"))
@@ -217,3 +226,16 @@ def test_inception_features_from_a_local_random_weights_file(tmp_path, monkeypat
     out = extract(x)
     assert out.shape == (2, 2048) and np.isfinite(out).all()
     np.testing.assert_allclose(extract(np.repeat(x, 3, axis=1)), out, rtol=1e-5)  # greyscale is repeated to RGB
+
+
+def test_epochs_set_the_steps_and_conditional_false_ignores_labels(folder, tmp_path):
+    from transformers import Dinov2Config, Dinov2Model
+
+    Dinov2Model(Dinov2Config(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+                             image_size=28)).save_pretrained(tmp_path / "dino")
+    cfg = make_cfg(folder, model={"epochs": 5, "conditional": False},
+                   metrics={"features": "dinov2", "dinov2_path": str(tmp_path / "dino")})
+    backend = DDPMBackend(cfg, DDPMBackend.prepare(cfg))
+    assert backend.unet.config.num_class_embeds is None and (backend.real_data()[0].y == -1).all()
+    assert backend.finetune(train_set(backend, 12), seed=1)["steps"] == 8  # ceil(5 epochs x 12 / batch 8)
+    assert (backend.sample(4, seed=2).y == -1).all()

@@ -61,7 +61,7 @@ class DDPMBackend(Backend):
         m = cfg.model
         device = "cuda" if torch.cuda.is_available() else "cpu"
         info = data.check(cfg)
-        pool, held_out = split(data.load(cfg.data.path, m.resolution, m.min_class_images), cfg.data.holdout)
+        pool, held_out = split(data.load_for(cfg), cfg.data.holdout)
         seed = seeding.int_seed(m.pretrain_seed, "train")
         net = unet.new(m, info.channels, info.classes, seed).to(device)
         if m.pretrain_steps:
@@ -111,8 +111,7 @@ class DDPMBackend(Backend):
 
     def real_data(self) -> tuple[Samples, Samples]:
         if not hasattr(self, "_real"):
-            m = self.cfg.model
-            self._real = split(data.load(self.cfg.data.path, m.resolution, m.min_class_images), self.cfg.data.holdout)
+            self._real = split(data.load_for(self.cfg), self.cfg.data.holdout)
         return self._real
 
     def finetune(self, train: Samples, seed: int) -> dict[str, float]:
@@ -123,7 +122,8 @@ class DDPMBackend(Backend):
         elif f.init == "base" or self.fresh:
             self._restart_from_base(seed)
         self.fresh = False
-        losses = training.run(self.unet, self.train_scheduler, train, steps=f.steps, batch_size=f.batch_size,
+        steps = f.steps if m.epochs is None else math.ceil(m.epochs * len(train) / f.batch_size)
+        losses = training.run(self.unet, self.train_scheduler, train, steps=steps, batch_size=f.batch_size,
                               optim=training.Optim.of(m, f.lr, f.weight_decay), cond_drop=f.cond_drop,
                               null=self.null, generator=torch.Generator().manual_seed(seed), device=self.device,
                               ema=self.ema)

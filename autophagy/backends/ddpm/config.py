@@ -57,6 +57,12 @@ class DDPMModelConfig:
     grad_clip: Optional[float] = None  # max gradient norm; null: no clipping (Shi et al.: 1.0)
     ema_decay: Optional[float] = None  # null: no EMA; else sampling uses the EMA weights
     mixed_precision: Literal["no", "fp16", "bf16"] = "fp16"  # through accelerate, on GPU only
+    # Training length of each generation in epochs over its training set (steps = ceil(epochs x
+    # set size / finetune.batch_size), so a growing set or a data-size axis scales it); null:
+    # finetune.steps. Shi et al.: 501 epochs at batch 128.
+    epochs: Optional[int] = None
+    # false: ignore the data's labels (an unconditional model, as Shi et al.'s CIFAR-10 DDPM).
+    conditional: bool = True
     # A base model trained once per sweep on the real pool, which `finetune.init: previous | base`
     # start from; 0 = none (random weights from pretrain_seed), as `init: scratch` needs.
     pretrain_steps: int = 0
@@ -126,6 +132,7 @@ class DDPMModelConfig:
         check(self.warmup_steps >= 0, "warmup_steps", "must be >= 0")
         check(self.grad_clip is None or self.grad_clip > 0, "grad_clip", "must be positive (or null)")
         check(self.ema_decay is None or 0 < self.ema_decay < 1, "ema_decay", "must be in (0, 1) (or null)")
+        check(self.epochs is None or self.epochs >= 1, "epochs", "must be >= 1 (or null: finetune.steps)")
         check(self.pretrain_steps >= 0, "pretrain_steps", "must be >= 0 (0: no base model)")
         check(self.pretrain_batch_size >= 1, "pretrain_batch_size", "must be >= 1")
         check(self.pretrain_lr > 0, "pretrain_lr", "must be positive")

@@ -40,11 +40,18 @@ class DataInfo:
 
 def check(cfg) -> DataInfo:
     """Load (cached) and check the data against the sweep; what the model needs to know of it."""
-    real = load(cfg.data.path, cfg.model.resolution, cfg.model.min_class_images)
+    real = load_for(cfg)
     if cfg.data.holdout >= len(real):
         raise ConfigError(f"data.holdout: {cfg.data.holdout} held-out images leave none to train on "
                           f"(data.path={cfg.data.path!r} holds {len(real)})")
     return info(real)
+
+
+def load_for(cfg) -> Samples:
+    """The sweep's real images as its model sees them: labels dropped where model.conditional is false."""
+    m = cfg.model
+    real = load(cfg.data.path, m.resolution, m.min_class_images)
+    return real if m.conditional else Samples(real.x, np.full(len(real), UNLABELLED, np.int64))
 
 
 def info(real: Samples) -> DataInfo:
