@@ -16,4 +16,5 @@ def test_the_readme_sweep_example_validates(tmp_path):
     cfg = config.load(tmp_path / "example.yaml")
     demo = config.load(ROOT / "sweeps" / "demo.yaml")
     assert [c.chain_id for c in grid.cells(cfg)] == [c.chain_id for c in grid.cells(demo)]
-    assert (cfg.sampling, cfg.finetune, cfg.collapse) == (demo.sampling, demo.finetune, demo.collapse)
+    assert (cfg.sampling, cfg.finetune, cfg.collapse, cfg.search) == (demo.sampling, demo.finetune, demo.collapse,
+                                                                    demo.search)

@@ -13,7 +13,25 @@ from __future__ import annotations
 
 import math
 
+from autophagy.analysis.threshold import width
 from autophagy.mixing import round_half_up
+
+
+def decide(t: dict, ran, n: int, target_width: float, per_round: int, room: int) -> tuple[list[float], str]:
+    """One series' next round: (new ratios, why). `t` is its threshold row (threshold.threshold),
+    `ran` the ratios it has run, `room` how many more ratios its share of the budget pays for.
+    No new ratios means the series is done, and `why` says why."""
+    low, high = t["ci_low"], t["ci_high"]
+    if low != low:
+        return [], f"stopped: no interval ({t['text']})"
+    wide = width(low, high)
+    if wide < target_width:
+        return [], f"done: threshold {t['text']}, narrower than {target_width:g}"
+    new = next_ratios(ran, low, high, t["threshold"], n, min(per_round, room))
+    if new:
+        return new, f"threshold {t['text']}: {wide:.3g} wide, target {target_width:g}"
+    return [], f"stopped at threshold {t['text']}: " + (
+        "chain budget spent" if room < 1 else "no unused training mix left inside it")
 
 
 def next_ratios(run, ci_low: float, ci_high: float, estimate: float, n: int, per_round: int) -> list[float]:

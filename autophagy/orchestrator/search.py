@@ -29,8 +29,8 @@ from ray.tune.search import Searcher
 
 from autophagy import grid, rows
 from autophagy.analysis.axes import label, series_axes
-from autophagy.analysis.refine import next_ratios
-from autophagy.analysis.threshold import collapse_thresholds, width
+from autophagy.analysis.refine import decide
+from autophagy.analysis.threshold import collapse_thresholds
 from autophagy.analysis.time_to_collapse import time_to_collapse
 
 
@@ -131,25 +131,17 @@ class ThresholdSearch(Searcher):
         except ValueError as err:  # e.g. a relative criterion refused: the report says it too
             self.done[series] = f"stopped: {err}"
             return
-        low, high = t["ci_low"], t["ci_high"]
         seeds = list(self.cfg.grid["seed"])
-        if low != low:
-            self.done[series] = f"stopped: no interval ({t['text']})"
-        elif width(low, high) < self.cfg.search.target_width:
-            self.done[series] = f"done: threshold {t['text']}, narrower than {self.cfg.search.target_width:g}"
-        else:
-            room = (self.budget[series] - len(mine)) // len(seeds)
-            ran = sorted({self.chains[c]["ratio"] for c in mine})
-            new = next_ratios(ran, low, high, t["threshold"], self.cfg.images_per_generation,
-                              min(self.cfg.search.per_round, room))
-            if new:
-                example = grid.Cell.from_dict(self.chains[mine[0]])
-                cells = [grid.make_cell({**example.values(), "ratio": r, "seed": s}) for r in new for s in seeds]
-                self._add(series, round_, cells, f"threshold {t['text']}: {width(low, high):.3g} wide, "
-                                                 f"target {self.cfg.search.target_width:g}")
-                return
-            self.done[series] = (f"stopped at threshold {t['text']}: " +
-                                 ("chain budget spent" if room < 1 else "no unused training mix left inside it"))
+        room = (self.budget[series] - len(mine)) // len(seeds)
+        ran = sorted({self.chains[c]["ratio"] for c in mine})
+        s = self.cfg.search
+        new, why = decide(t, ran, self.cfg.images_per_generation, s.target_width, s.per_round, room)
+        if new:
+            example = grid.Cell.from_dict(self.chains[mine[0]])
+            self._add(series, round_, [grid.make_cell({**example.values(), "ratio": r, "seed": seed})
+                                       for r in new for seed in seeds], why)
+            return
+        self.done[series] = why
         self.rounds.append({"series": series, "round": round_, "ratios": [], "chains": 0, "why": self.done[series]})
         self._write_log()
 

@@ -1,0 +1,113 @@
+"""Chains needed for a narrow collapse-threshold interval: adaptive refinement vs a uniform grid.
+
+The test bed is the gmm backend (sweeps/smoke.yaml) with a sharp transition: 128 points per
+generation, 30 generations, collapse = KL >= 0.5 by generation 30. Every chain (ratio, seed)
+runs once in this process and its outcome is cached, so all designs read the same chains:
+  truth     the isotonic crossing of a dense uniform sweep (65 ratios x 16 seeds)
+  uniform   K evenly spaced ratios x 8 seeds, K = 5, 9, 17, 33, 65 (each grid inside the next)
+  adaptive  the threshold search's own decisions (analysis/refine.decide on analysis/threshold),
+            round 0 = 5 ratios x 8 seeds, 2 new ratios per round, until the interval is under
+            the target width. Tune only schedules chains, so replaying the search here, without
+            Ray, gives the chain counts `search.method: threshold` spends.
+Prints a Markdown table (chains, interval, whether it holds the truth) per design.
+
+    .venv/bin/python benchmarks/threshold_search.py [--target 0.05] [--cache /tmp/gmm_outcomes.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from autophagy import config, grid
+from autophagy.analysis.refine import decide
+from autophagy.analysis.threshold import threshold, threshold_estimate, width
+from autophagy.analysis.time_to_collapse import time_to_collapse
+from autophagy.backends import backend_class
+from autophagy.chain import Chain
+
+ROOT = Path(__file__).resolve().parents[1]
+SETTINGS = {"generations": 30, "images_per_generation": 128, "grid.mitigation": ["none"], "grid.seed": [0],
+            "grid.ratio": [0.0], "collapse.threshold": 0.5, "checkpoint_interval_s": 0}
+
+
+class Outcomes:
+    """collapsed-by-G of chain (ratio, seed), run on first use and cached to a JSON file."""
+
+    def __init__(self, cfg, cache: Path):
+        self.cfg, self.cache = cfg, cache
+        self.known = json.loads(cache.read_text()) if cache.is_file() else {}
+        self.ran = 0
+
+    def __call__(self, ratio: float, seed: int) -> bool:
+        key = f"{ratio:.6f}/{seed}"
+        if key not in self.known:
+            cell = grid.make_cell({"ratio": ratio, "seed": seed, "mitigation": "none"})
+            chain = Chain(self.cfg, cell, backend_class(self.cfg.backend)(self.cfg, {}))
+            out = []
+            while not chain.finished:
+                out.append(chain.run_generation())
+            ttc = time_to_collapse(pd.DataFrame(out), self.cfg.collapse, self.cfg.generations, ["ratio", "seed", "mitigation"])
+            self.known[key] = bool(ttc["collapsed"].iloc[0])
+            self.ran += 1
+            if self.ran % 50 == 0:
+                self.cache.write_text(json.dumps(self.known))
+        return self.known[key]
+
+    def table(self, ratios, seeds) -> tuple[np.ndarray, np.ndarray]:
+        r = np.array([x for x in ratios for _ in seeds], dtype=float)
+        return r, np.array([self(x, s) for x in ratios for s in seeds])
+
+
+def adaptive(outcomes: Outcomes, seeds, n: int, target: float, per_round: int = 2, budget: int = 1000):
+    ran = list(np.linspace(0, 1, 5))
+    rounds = 0
+    while True:
+        t = threshold(*outcomes.table(ran, seeds))
+        new, why = decide(t, ran, n, target, per_round, (budget - len(ran) * len(seeds)) // len(seeds))
+        if not new:
+            return t, len(ran) * len(seeds), rounds, why
+        ran += new
+        rounds += 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--target", type=float, default=0.05)
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/autophagy_gmm_outcomes.json"))
+    args = parser.parse_args()
+    cfg = config.load(ROOT / "sweeps" / "smoke.yaml", SETTINGS)
+    outcomes = Outcomes(cfg, args.cache)
+    start = time.time()
+    dense = np.linspace(0, 1, 65)
+    truth, flag = threshold_estimate(*outcomes.table(dense, range(16)))
+    curve = {f"{r:.3g}": float(np.mean([outcomes(r, s) for s in range(16)])) for r in dense if 0.75 <= r <= 1}
+    print(f"truth (65 ratios x 16 seeds, {flag}): {truth:.4f}; P(collapse by 30) near it: {curve}")
+    seeds = range(8)
+    print(f"| design | chains | interval | width | holds truth |\n|---|---|---|---|---|")
+    needed = None
+    for k in (5, 9, 17, 33, 65):
+        t = threshold(*outcomes.table(np.linspace(0, 1, k), seeds))
+        w = width(t["ci_low"], t["ci_high"])
+        if needed is None and w < args.target:
+            needed = k * len(seeds)
+        print(f"| uniform {k} x 8 | {k * 8} | [{t['ci_low']:.4g}, {t['ci_high']:.4g}] | {w:.3f} | "
+              f"{t['ci_low'] <= truth <= t['ci_high']} |")
+    t, chains, rounds, why = adaptive(outcomes, seeds, cfg.images_per_generation, args.target)
+    w = width(t["ci_low"], t["ci_high"])
+    print(f"| adaptive, {rounds} rounds | {chains} | [{t['ci_low']:.4g}, {t['ci_high']:.4g}] | {w:.3f} | "
+          f"{t['ci_low'] <= truth <= t['ci_high']} |")
+    print(f"adaptive stopped: {why}")
+    print(f"target width {args.target}: uniform needs {needed or '> 520'} chains, adaptive {chains}"
+          + (f" ({needed / chains:.1f}x fewer)" if needed else ""))
+    outcomes.cache.write_text(json.dumps(outcomes.known))
+    print(f"{outcomes.ran} chains run now, {time.time() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
