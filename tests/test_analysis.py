@@ -94,6 +94,20 @@ def test_kaplan_meier_against_hand_computation():
     assert survival_at(curve, 0) == 1.0 and survival_at(curve, 2.5) == pytest.approx(0.6)
 
 
+def test_kaplan_meier_equals_the_product_limit_on_random_censored_samples():
+    rng = np.random.default_rng(5)
+    times = rng.integers(0, 12, 200).astype(float)
+    events = rng.random(200) < 0.6
+    curve = kaplan_meier(times, events)
+    s, want = 1.0, []
+    for t in np.unique(times):  # the product-limit estimator, written out
+        s *= 1 - (events & (times == t)).sum() / (times >= t).sum()
+        want.append(s)
+    np.testing.assert_allclose(curve["survival"], want, rtol=0, atol=1e-15)
+    inside = curve.dropna()
+    assert ((inside["survival_low"] <= inside["survival"]) & (inside["survival"] <= inside["survival_high"])).all()
+
+
 def test_kaplan_meier_without_events_never_reaches_the_median():
     curve = kaplan_meier([5, 5, 3], [False, False, False])
     assert curve["survival"].tolist() == [1.0, 1.0]
@@ -103,7 +117,8 @@ def test_kaplan_meier_without_events_never_reaches_the_median():
 def test_survival_table_has_one_curve_per_cell():
     rows = frame(chain(0.0, 0, [10, 11, 12]), chain(0.0, 1, [10, 25, 30]), chain(1.0, 0, [10, 25, 30]))
     table = survival_table(time_to_collapse(rows, FID_DOUBLES, 2, AXES), AXES)
-    assert list(table.columns) == ["ratio", "mitigation", "time", "at_risk", "events", "censored", "survival"]
+    assert list(table.columns) == ["ratio", "mitigation", "time", "at_risk", "events", "censored", "survival",
+                                   "survival_low", "survival_high"]
     assert table[table.ratio == 0.0]["survival"].tolist() == [0.5, 0.5]
 
 

@@ -1,37 +1,53 @@
 """Kaplan–Meier survival of chains: S(t) = P(no collapse through generation t).
 
-The product-limit estimator, written out because lifelines does not install beside pandas 3:
+The product-limit estimator, from scipy (`scipy.stats.ecdf` on `CensoredData`; lifelines does
+not install beside pandas 3):
 
     S(t) = prod over event times t_i <= t of (1 - d_i / n_i)
 
 with d_i chains collapsing at t_i and n_i chains still at risk at t_i (time >= t_i). A chain
 censored at t was seen uncollapsed through t, so it is still at risk at t (events before
-censoring at tied times, the usual convention).
+censoring at tied times, the usual convention, scipy's too). `survival_low`/`survival_high` are
+scipy's pointwise 95 % interval (Greenwood's variance, log-log transform); NaN where that formula
+is undefined (S = 0 or 1 with nothing left to vary).
 """
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
+from scipy.stats import CensoredData, ecdf
 
 from autophagy.analysis.axes import cell_axes, groups
 
-CURVE_COLUMNS = ["time", "at_risk", "events", "censored", "survival"]
+CURVE_COLUMNS = ["time", "at_risk", "events", "censored", "survival", "survival_low", "survival_high"]
 
 
-def kaplan_meier(times, events) -> pd.DataFrame:
-    """One row per distinct observed time: at_risk, events, censored, survival just after it."""
+def kaplan_meier(times, events, level: float = 0.95) -> pd.DataFrame:
+    """One row per distinct observed time: at_risk, events, censored, survival just after it, and
+    its pointwise interval."""
     times = np.asarray(times, dtype=float)
     events = np.asarray(events, dtype=bool)
     if times.shape != events.shape:
         raise ValueError(f"kaplan_meier: {len(times)} times but {len(events)} event flags")
-    out, s = [], 1.0
-    for t in np.unique(times):
-        at_risk = int((times >= t).sum())
-        d = int((events & (times == t)).sum())
-        s *= 1.0 - d / at_risk
-        out.append((t, at_risk, d, int((~events & (times == t)).sum()), s))
-    return pd.DataFrame(out, columns=CURVE_COLUMNS)
+    grid = np.unique(times)
+    if len(grid) == 0:
+        return pd.DataFrame(columns=CURVE_COLUMNS)
+    result = ecdf(CensoredData(uncensored=times[events], right=times[~events])).sf
+    with warnings.catch_warnings():  # "undefined at some observations": NaN there, said above
+        warnings.simplefilter("ignore", RuntimeWarning)
+        band = result.confidence_interval(level)
+        low, high = band.low.evaluate(grid), band.high.evaluate(grid)
+    return pd.DataFrame({
+        "time": grid,
+        "at_risk": [int((times >= t).sum()) for t in grid],
+        "events": [int((events & (times == t)).sum()) for t in grid],
+        "censored": [int((~events & (times == t)).sum()) for t in grid],
+        "survival": result.evaluate(grid),
+        "survival_low": low, "survival_high": high,
+    }, columns=CURVE_COLUMNS)
 
 
 def median_survival(curve: pd.DataFrame) -> float:
