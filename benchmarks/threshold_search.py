@@ -11,7 +11,7 @@ runs once in this process and its outcome is cached, so all designs read the sam
             Ray, gives the chain counts `search.method: threshold` spends.
 Prints a Markdown table (chains, interval, whether it holds the truth) per design.
 
-    .venv/bin/python benchmarks/threshold_search.py [--target 0.05] [--cache /tmp/gmm_outcomes.json]
+    .venv/bin/python benchmarks/threshold_search.py [--targets 0.2 0.1 ...] [--cache /tmp/gmm_outcomes.json]
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def adaptive(outcomes: Outcomes, seeds, n: int, target: float, per_round: int = 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--target", type=float, default=0.05)
+    parser.add_argument("--targets", type=float, nargs="+", default=[0.2, 0.15, 0.1, 0.075, 0.05])
     parser.add_argument("--cache", type=Path, default=Path("/tmp/autophagy_gmm_outcomes.json"))
     args = parser.parse_args()
     cfg = config.load(ROOT / "sweeps" / "smoke.yaml", SETTINGS)
@@ -90,21 +90,24 @@ def main() -> None:
     print(f"truth (65 ratios x 16 seeds, {flag}): {truth:.4f}; P(collapse by 30) near it: {curve}")
     seeds = range(8)
     print(f"| design | chains | interval | width | holds truth |\n|---|---|---|---|---|")
-    needed = None
     for k in (5, 9, 17, 33, 65):
         t = threshold(*outcomes.table(np.linspace(0, 1, k), seeds))
         w = width(t["ci_low"], t["ci_high"])
-        if needed is None and w < args.target:
-            needed = k * len(seeds)
         print(f"| uniform {k} x 8 | {k * 8} | [{t['ci_low']:.4g}, {t['ci_high']:.4g}] | {w:.3f} | "
               f"{t['ci_low'] <= truth <= t['ci_high']} |")
-    t, chains, rounds, why = adaptive(outcomes, seeds, cfg.images_per_generation, args.target)
-    w = width(t["ci_low"], t["ci_high"])
-    print(f"| adaptive, {rounds} rounds | {chains} | [{t['ci_low']:.4g}, {t['ci_high']:.4g}] | {w:.3f} | "
-          f"{t['ci_low'] <= truth <= t['ci_high']} |")
-    print(f"adaptive stopped: {why}")
-    print(f"target width {args.target}: uniform needs {needed or '> 520'} chains, adaptive {chains}"
-          + (f" ({needed / chains:.1f}x fewer)" if needed else ""))
+    uniform = {k: width(*(lambda t: (t["ci_low"], t["ci_high"]))(threshold(*outcomes.table(np.linspace(0, 1, k), seeds))))
+               for k in (5, 9, 17, 33, 65)}
+    print("\n| target width | uniform: chains (first K x 8 under it) | adaptive: chains, rounds | adaptive interval | "
+          "holds truth | saving |\n|---|---|---|---|---|---|")
+    for target in args.targets:
+        t, chains, rounds, why = adaptive(outcomes, seeds, cfg.images_per_generation, target)
+        w = width(t["ci_low"], t["ci_high"])
+        need = next((k * 8 for k, u in uniform.items() if u < target), None)
+        reached = w < target
+        saving = f"{need / chains:.1f}x" if need and reached else "-"
+        print(f"| {target:g} | {need or '> 520 (none of the grids)'} | {chains}, {rounds}"
+              f"{'' if reached else ' (stopped: ' + why.split(': ', 1)[-1].split(':')[-1].strip() + ')'} | "
+              f"[{t['ci_low']:.4g}, {t['ci_high']:.4g}] ({w:.3f}) | {t['ci_low'] <= truth <= t['ci_high']} | {saving} |")
     outcomes.cache.write_text(json.dumps(outcomes.known))
     print(f"{outcomes.ran} chains run now, {time.time() - start:.0f} s")
 
