@@ -461,7 +461,7 @@ def test_results_page_from_a_small_gmm_run(tmp_path):
     out = tmp_path / "results.md"
     assert results_page.main([str(tmp_path), "--out", str(out), "--n-boot", "200"]) == 0
     page = out.read_text()
-    for text in ["## The papers' findings", "## Time to collapse", "## Metrics at generation 3", "## Healing",
+    for text in ["## The papers' findings", "## Collapse thresholds", "| accumulate | ", "(intervals", "## Time to collapse", "## Metrics at generation 3", "## Healing",
                  "Accumulating outlasts replacing", "| `healing` | 2 |", "Higher CFG collapses sooner (Yoon et al.): not tested",
                  "ReDiFine delays collapse (Yoon et al.): not tested", "**ratio = 1**"]:
         assert text in page, text

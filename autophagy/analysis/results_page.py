@@ -22,11 +22,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from autophagy.analysis.axes import cell_axes, groups, metric_columns
+from autophagy.analysis.axes import cell_axes, groups, label, metric_columns, series_axes
 from autophagy.analysis.bootstrap import bootstrap_interval
 from autophagy.analysis.criterion import describe_criterion, format_criterion
 from autophagy.analysis.report import load_run, resolve_criterion
 from autophagy.analysis.summary import format_ttc, summarize
+from autophagy.analysis.threshold import collapse_thresholds
 from autophagy.analysis.time_to_collapse import time_to_collapse
 
 BASELINE = "none"
@@ -130,6 +131,30 @@ def ttc_section(ttc: pd.DataFrame, summary: pd.DataFrame, axes: list[str], cfg, 
             ["mitigation", "chains", "collapsed", "per seed", "median [95% CI]", "KM median",
              f"Δ vs `{BASELINE}` (mean over seeds) [95% CI]"], body))
     return "\n\n".join(out), deltas
+
+
+def thresholds_section(ttc: pd.DataFrame, axes: list[str], cfg) -> str:
+    """Each series' threshold (ratio where half collapse by G) and exact 95 % interval, against
+    the baseline's: two mitigations are told apart only where their intervals do not overlap."""
+    table = collapse_thresholds(ttc, axes, horizon=cfg.generations)
+    by = series_axes(axes)
+    base = table[table["mitigation"] == BASELINE] if "mitigation" in table else table.iloc[:0]
+    body = []
+    for _, r in table.iterrows():
+        verdict = "-"
+        if r.get("mitigation") != BASELINE and len(base):
+            b = base.iloc[0]
+            if r["ci_low"] > b["ci_high"]:
+                verdict = f"higher than `{BASELINE}` (intervals apart)"
+            elif r["ci_high"] < b["ci_low"]:
+                verdict = f"lower than `{BASELINE}` (intervals apart)"
+            else:
+                verdict = "not told apart (intervals overlap)"
+        body.append([label({k: r[k] for k in by}), r["text"], f"{int(r['n_collapsed'])}/{int(r['n_used'])}", verdict])
+    note = ("Exact 95 % intervals under monotonicity alone (docs/thresholds.md); with few ratios or seeds "
+            "they are wide, and a mitigation is said to move the threshold only where its interval and "
+            f"`{BASELINE}`'s do not overlap.")
+    return note + "\n\n" + _table(["series", "threshold, 95 % interval", "collapsed by G", "versus baseline"], body)
 
 
 def final_metrics_section(rows: pd.DataFrame, axes: list[str], cfg, metrics: list[str], n_boot: int, seed: int):
@@ -307,6 +332,8 @@ def build_page(run_dir, *, metrics: list[str] | None = None, n_boot: int = 2000,
         f"or ~ (both: no bound).",
         "## The papers' findings, checked on these rows",
         findings_section(cfg, ttc_deltas, metric_deltas, recovered, crit, axes),
+        "## Collapse thresholds",
+        thresholds_section(ttc, axes, cfg),
         "## Time to collapse",
         ttc_md,
         f"## Metrics at generation {cfg.generations}",
