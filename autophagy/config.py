@@ -251,7 +251,7 @@ class MitigationParams:
 CORE_AXES = ("ratio", "seed", "mitigation")
 # Fields that shape the sweep itself, not a chain, and so cannot be an axis.
 NOT_AN_AXIS = ("name", "backend", "model", "grid", "search", "collapse", "resources", "retries",
-               "checkpoint_interval_s")
+               "checkpoint_interval_s", "checkpoint_keep", "loggers")
 
 
 @dataclass(frozen=True)
@@ -279,6 +279,13 @@ class SweepConfig:
     # generations take longer (digits, SD); several at once for millisecond ones (gmm), whose
     # per-generation checkpoints would cost more than the generations. A retry redoes at most this.
     checkpoint_interval_s: float = 2.0
+    # Checkpoints kept per chain: the last K, and never one a --resume could still need
+    # (orchestrator/retention.py). A checkpoint holds model state and sample references only, so
+    # K bounds a chain's checkpoint storage at any generation.
+    checkpoint_keep: int = 2
+    # Experiment trackers that also get every generation's metrics, one run per chain with its axes
+    # as parameters (orchestrator/trackers.py); [] = the Parquet rows only.
+    loggers: tuple[Literal["tensorboard", "mlflow", "wandb"], ...] = ()
 
     def validate(self, where: str) -> None:
         _check(bool(self.name) and "/" not in self.name, "name", "must be a non-empty name without '/'")
@@ -286,6 +293,8 @@ class SweepConfig:
         _check(self.images_per_generation >= 2, "images_per_generation", "must be >= 2")
         _check(self.retries >= 0, "retries", "must be >= 0")
         _check(self.checkpoint_interval_s >= 0, "checkpoint_interval_s", "must be >= 0 (0: every generation)")
+        _check(len(set(self.loggers)) == len(self.loggers), "loggers", f"duplicate names in {list(self.loggers)}")
+        _check(self.checkpoint_keep >= 1, "checkpoint_keep", "must be >= 1 (the latest checkpoint is what a retry resumes)")
         names = self.grid.get("mitigation") if isinstance(self.grid, dict) else None
         healing = isinstance(names, (list, tuple)) and any("healing" in str(m).split("+") for m in names)
         _check(not healing or self.mitigation_params.healing.after < self.generations,

@@ -23,6 +23,7 @@ from __future__ import annotations
 import glob
 import os
 import socket
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -31,6 +32,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 KEY = ["chain_id", "generation"]
+# A temporary older than this is a dead writer's: a chain's file is written in milliseconds, and a
+# live one may be another attempt's (a driver or node lost while its trial still runs).
+STALE_S = 60.0
 STATUSES = ("ok", "diverged", "failed")
 
 
@@ -55,15 +59,28 @@ def chain_file(metrics_dir: Path, chain_id: str) -> Path:
     return Path(metrics_dir) / f"{chain_id}.parquet"
 
 
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return time.time()
+
+
 def partial_dir(metrics_dir: Path) -> Path:
     """Where writers put their temporaries: same filesystem as DIR/metrics (an atomic rename), but
     outside it, where no reader of DIR/metrics looks."""
     return Path(metrics_dir).parent / ".metrics-writing"
 
 
+def _read(path: Path) -> pa.Table:
+    """One file, read in one go: pyarrow opens a path more than once (footer, then pages), and a
+    writer's rename in between would pair one file's footer with another's pages."""
+    return pq.read_table(pa.BufferReader(path.read_bytes()))
+
+
 def read_chain(metrics_dir: Path, chain_id: str) -> list[dict]:
     path = chain_file(metrics_dir, chain_id)
-    return pq.read_table(path).to_pylist() if path.exists() else []
+    return _read(path).to_pylist() if path.exists() else []
 
 
 class ChainRows:
@@ -105,7 +122,8 @@ class ChainRows:
         partial.mkdir(exist_ok=True)
         chain_id = self.path.name[: -len(".parquet")]
         for old in partial.glob(f"{glob.escape(chain_id)}.parquet.*"):  # left by a writer killed mid-write
-            old.unlink(missing_ok=True)
+            if time.time() - _mtime(old) > STALE_S:  # not one being written now (a zombie attempt's)
+                old.unlink(missing_ok=True)
         tmp = partial / f"{chain_id}.parquet.{socket.gethostname()}-{os.getpid()}"
         table = pa.Table.from_pylist([self.rows[g] for g in sorted(self.rows)], schema=self.schema)
         pq.write_table(table, tmp)
@@ -123,5 +141,5 @@ def read_rows(out_dir: Path) -> pd.DataFrame:
     files = sorted(metrics.glob("*.parquet")) if metrics.is_dir() else []
     if not files:
         return pd.DataFrame(columns=KEY)
-    df = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    df = pd.concat([_read(f).to_pandas() for f in files], ignore_index=True)
     return df.sort_values(KEY, kind="stable").reset_index(drop=True)

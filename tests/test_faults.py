@@ -61,8 +61,10 @@ def test_chain_fault_is_retried_from_last_generation(ray_local, _faults, tmp_pat
     assert all(r.error is None for r in results)
     assert (_faults.parent / (_faults.name + ".fired-0")).exists(), "the fault never fired"
     _assert_same_as_uninterrupted(cfg, tmp_path / "run")
-    # The retry went on from generation 2's checkpoint: one checkpoint per generation, none redone.
-    assert len(list((tmp_path / "run" / "tune" / target).glob("checkpoint_*"))) == cfg.generations + 1
+    # The retry went on from generation 2's checkpoint: one checkpoint per generation, none redone,
+    # and only the last checkpoint_keep of them are left (the last one is generation G's).
+    kept = sorted(p.name for p in (tmp_path / "run" / "tune" / target).glob("checkpoint_*"))
+    assert kept == [f"checkpoint_{i:06d}" for i in range(cfg.generations + 1 - cfg.checkpoint_keep, cfg.generations + 1)]
 
 
 def test_exhausted_retries_mark_the_chain_failed_and_the_sweep_goes_on(ray_local, _faults, tmp_path):

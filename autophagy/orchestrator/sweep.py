@@ -19,8 +19,9 @@ from ray import tune
 
 from autophagy import config, grid
 from autophagy.config import ConfigError
-from autophagy.orchestrator import assets, search, trial
+from autophagy.orchestrator import assets, search, trackers, trial
 from autophagy.orchestrator.progress import Progress
+from autophagy.orchestrator.retention import Retention
 
 # The Parquet rows are the record; Tune's own JSON/CSV/TensorBoard copies of every result would
 # duplicate them (and the sample grids) in DIR/tune for nothing.
@@ -112,12 +113,12 @@ def _tuner(cfg, out: Path, files: dict[str, bytes], resume: bool, progress: bool
             name="tune",
             storage_path=str(out),
             failure_config=tune.FailureConfig(max_failures=cfg.retries),
-            # Every checkpoint is kept. With num_to_keep=K, Tune deletes a trial's oldest checkpoint
-            # as soon as the K+1th is registered, but snapshots its experiment state (what --resume
-            # reads) only afterwards: a driver killed in between leaves a state that points at a
-            # deleted checkpoint, and the chain cannot resume (seen in tests/test_faults.py).
+            # Tune keeps every checkpoint: with num_to_keep=K it deletes a trial's oldest one as soon
+            # as the K+1th is registered, but snapshots its experiment state (what --resume reads)
+            # only afterwards, so a driver killed in between cannot resume (Ray #30073). Retention
+            # deletes them instead, once the saved state no longer names them (checkpoint_keep).
             checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
-            callbacks=[callback],
+            callbacks=[callback, Retention(out / "tune", cfg.checkpoint_keep), *trackers.callbacks(cfg, out, cells)],
             verbose=0,
         ),
     )

@@ -18,6 +18,7 @@ trial's writes nor on Tune's round trip to the driver.
 from __future__ import annotations
 
 import logging
+import numbers
 import tempfile
 from pathlib import Path
 
@@ -87,8 +88,9 @@ def _start(actor, chain_id: str, generation: int):
     return actor.step.remote()
 
 
-# Errors that a retry from the same checkpoint would raise again: a config or data error (e.g.
-# images_per_generation above the real pool, raised as the chain loads), a corrupt checkpoint.
+# Errors of the chain's actor that a retry from the same checkpoint would raise again: a config or
+# data error (e.g. images_per_generation above the real pool, raised as the chain loads), a corrupt
+# checkpoint.
 # They fail the chain at once; anything else (a dead actor, worker or node; out of memory) is
 # Tune's to retry (FailureConfig). Tune has no error type it does not retry
 # (TuneController._process_trial_failure retries while num_failures <= max_failures), so the trial
@@ -108,9 +110,10 @@ def run_chain(param: dict, *, cfg, refs: dict[str, ray.ObjectRef], out: str) -> 
         return
     try:
         _run(cfg, cell, refs, out, record)
-    except PERMANENT as err:
-        cause = getattr(err, "cause", None) or err  # a RayTaskError carries the actor's exception
-        message = f"{type(cause).__name__}: {(str(cause).splitlines() or [''])[0]}"[:500]
+    except ray.exceptions.RayTaskError as err:  # raised in the chain's actor; the trial's own I/O may be transient
+        if not isinstance(err.cause, PERMANENT):
+            raise
+        message = f"{type(err.cause).__name__}: {(str(err.cause).splitlines() or [''])[0]}"[:500]
         generation = record.fail(cell.to_dict(), message)
         tune.report({"generations": [], "done": True, "failed": message, "failed_at": generation})
 
@@ -148,7 +151,8 @@ def _run(cfg, cell, refs: dict[str, ray.ObjectRef], out: str, record: rows.Chain
             finished = done
             with tempfile.TemporaryDirectory(prefix="autophagy-ckpt-") as directory:
                 checkpoint.write_dir(files, directory)
-                tune.report({"generations": [progress(r, cfg.collapse.metric) for r, _ in unsaved], "done": done},
+                report = [progress(r, cfg.collapse.metric, full=bool(cfg.loggers)) for r, _ in unsaved]
+                tune.report({"generations": report, "done": done},
                             checkpoint=tune.Checkpoint.from_directory(directory))
             unsaved = []
         finished = True
@@ -159,9 +163,13 @@ def _run(cfg, cell, refs: dict[str, ray.ObjectRef], out: str, record: rows.Chain
             ray.kill(actor)
 
 
-def progress(row: dict, metric: str) -> dict:
+def progress(row: dict, metric: str, full: bool = False) -> dict:
     """What Tune's driver gets of a generation: enough for the progress line, not the whole row
-    (Tune tracks every reported number of every trial; the Parquet rows are the record)."""
-    return {"chain_id": row["chain_id"], "generation": row["generation"], "status": row["status"],
-            "value": row.get(metric, float("nan")),
-            "seconds": sum(v for k, v in row.items() if k.startswith("seconds_"))}
+    (Tune tracks every reported number of every trial; the Parquet rows are the record). With
+    `loggers`, also the row's numbers, nested where Tune does not track them, for the trackers."""
+    short = {"chain_id": row["chain_id"], "generation": row["generation"], "status": row["status"],
+             "value": row.get(metric, float("nan")),
+             "seconds": sum(v for k, v in row.items() if k.startswith("seconds_"))}
+    if full:  # numbers.Real: numpy's scalars too
+        short["metrics"] = {k: float(v) for k, v in row.items() if isinstance(v, numbers.Real) and not isinstance(v, bool)}
+    return short
