@@ -13,14 +13,13 @@ from pathlib import Path
 
 import pandas as pd
 import raynodes
+from test_faults import _uninterrupted
 from ray.train._internal.checkpoint_manager import _CheckpointManager
 from ray.train._internal.session import _TrainingResult
 from ray.tune import Checkpoint, CheckpointConfig
 from ray.tune.trainable.metadata import _TrainingRunMetadata
 
 from autophagy import config, grid, rows
-from autophagy.backends import backend_class
-from autophagy.chain import Chain
 from autophagy.orchestrator import retention
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,15 +59,6 @@ def test_prune_deletes_nothing_while_the_state_cannot_be_read(tmp_path):
     newest = tune / "experiment_state-2026-01-01_00-00-01.json"  # newer, half-written
     newest.write_text('{"trial_data": [["{\\"relative_logdir')
     assert retention.prune(tune, keep=1) == 0 and _left(tune, "a") == list(range(10))
-
-
-def _uninterrupted(cfg) -> pd.DataFrame:
-    out = []
-    for cell in grid.cells(cfg):
-        chain = Chain(cfg, cell, backend_class(cfg.backend)(cfg, {}))
-        while not chain.finished:
-            out.append(chain.run_generation())
-    return pd.DataFrame(out).sort_values(rows.KEY).reset_index(drop=True)
 
 
 def test_driver_sigkilled_at_20_random_moments_resumes_every_time(tmp_path):
