@@ -14,12 +14,23 @@ each generation. A backend without the hook gets the generic checks only.
 
 from __future__ import annotations
 
+import importlib.util
+
 from autophagy import grid
 from autophagy.config import ConfigError
 
 
+# The package each of the sweep's `loggers` needs (orchestrator/trackers.py).
+TRACKER_MODULES = {"tensorboard": ("tensorboardX", "tensorboardX"), "mlflow": ("mlflow", "mlflow-skinny"),
+                   "wandb": ("wandb", "'autophagy[wandb]'")}
+
+
 def check(cfg, source: str) -> None:
     """Raise ConfigError('<source>: <field>: ...') for the first thing that cannot work."""
+    for i, name in enumerate(cfg.loggers):  # wandb is an optional extra; the others come with autophagy
+        module, package = TRACKER_MODULES[name]
+        if importlib.util.find_spec(module) is None:
+            raise ConfigError(f"{source}: loggers[{i}]: {name} is not installed (pip install {package})")
     pools: dict[str, int] = {}  # one load per distinct data/model section (axes may change them)
     for cell in grid.cells(cfg):
         c = grid.cell_config(cfg, cell)

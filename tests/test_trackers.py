@@ -1,0 +1,74 @@
+"""`loggers: [tensorboard, mlflow]` on the smoke sweep, read back with the trackers' own clients."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from autophagy import config, preflight
+from autophagy.config import ConfigError
+from autophagy.orchestrator import sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+SMOKE = ROOT / "sweeps" / "smoke.yaml"
+
+
+@pytest.fixture(scope="module")
+def tracked(ray_local, tmp_path_factory):
+    # An hour between checkpoints: each chain's 4 generations arrive in one Tune report, which the
+    # trackers must still log as 4 steps.
+    cfg = config.load(SMOKE, {"generations": 3, "grid.ratio": [0.0, 1.0], "grid.seed": [0], "grid.mitigation": ["none"],
+                              "checkpoint_interval_s": 3600, "loggers": ["tensorboard", "mlflow"]})
+    out = tmp_path_factory.mktemp("trackers") / "run"
+    results = sweep.run(cfg, out, progress=False)
+    assert all(r.error is None for r in results)
+    return cfg, out, pd.read_parquet(out / "metrics")
+
+
+def test_mlflow_has_one_run_per_chain_with_its_axes_and_every_generation(tracked, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    cfg, out, df = tracked
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 reads a file store only with it
+    client = MlflowClient(tracking_uri=f"file:{out}/mlruns")
+    experiment = client.get_experiment_by_name(cfg.name)
+    runs = client.search_runs([experiment.experiment_id])
+    assert sorted(r.data.tags["chain_id"] for r in runs) == sorted(df.chain_id.unique())
+    for run in runs:
+        rows = df[df.chain_id == run.data.tags["chain_id"]].sort_values("generation")
+        assert run.data.params == {"ratio": str(rows.ratio.iloc[0]), "seed": "0", "mitigation": "none"}
+        history = sorted(client.get_metric_history(run.info.run_id, "kl"), key=lambda m: m.step)
+        assert [m.step for m in history] == [0, 1, 2, 3]
+        assert [m.value for m in history] == pytest.approx(rows.kl.tolist(), rel=1e-12)
+        assert "ratio" not in run.data.metrics and "train_loss" in run.data.metrics
+        assert run.info.status == "FINISHED"
+
+
+def test_tensorboard_has_every_generation_of_every_chain(tracked):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    _, out, df = tracked
+    assert sorted(p.name for p in (out / "tensorboard").iterdir()) == sorted(df.chain_id.unique())
+    for chain, rows in df.groupby("chain_id"):
+        events = EventAccumulator(str(out / "tensorboard" / chain))
+        events.Reload()
+        scalars = events.Scalars("ray/tune/kl")
+        assert [s.step for s in scalars] == [0, 1, 2, 3]
+        # tensorboard stores float32
+        assert [s.value for s in scalars] == pytest.approx(rows.sort_values("generation").kl.tolist(), rel=1e-6)
+
+
+def test_an_unknown_logger_is_refused_naming_the_file_and_field():
+    with pytest.raises(ConfigError, match=r"smoke\.yaml: loggers\[1\]: must be one of 'tensorboard', 'mlflow', 'wandb'"):
+        config.load(SMOKE, {"loggers": ["mlflow", "neptune"]})
+    with pytest.raises(ConfigError, match=r"smoke\.yaml: loggers: duplicate names"):
+        config.load(SMOKE, {"loggers": ["mlflow", "mlflow"]})
+    with pytest.raises(ConfigError, match=r"smoke\.yaml: grid\.loggers: 'loggers' shapes the whole sweep and cannot be a grid axis"):
+        config.load(SMOKE, {"grid.loggers": [["mlflow"], []]})
+
+
+def test_a_logger_not_installed_is_refused_before_ray_starts(monkeypatch):
+    cfg = config.load(SMOKE, {"loggers": ["wandb"]})
+    monkeypatch.setitem(preflight.TRACKER_MODULES, "wandb", ("autophagy_no_such_module", "'autophagy[wandb]'"))
+    with pytest.raises(ConfigError, match=r"smoke\.yaml: loggers\[0\]: wandb is not installed \(pip install 'autophagy\[wandb\]'\)"):
+        preflight.check(cfg, str(SMOKE))
