@@ -38,7 +38,9 @@ def make_cfg(path, **sections):
            "sampling": {"steps": 2, "cfg_scale": 1.5}}
     for name, values in sections.items():
         raw[name] = {**raw.get(name, {}), **values} if isinstance(values, dict) else values
-    return config.from_dict(raw)
+    cfg = config.from_dict(raw)
+    preflight.check(cfg, "sweep.yaml")  # what `autophagy validate` runs: the data and the weights
+    return cfg
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -89,7 +91,7 @@ def test_npz_with_or_without_channels_and_labels(tmp_path, shape, labels):
     assert (real.y == (np.arange(20) % 4 if labels else -1)).all()
 
 
-def test_bad_data_is_refused_at_validate_naming_the_path(tmp_path, folder):
+def test_bad_data_is_refused_by_preflight_naming_the_path(tmp_path, folder):
     broken = write_folder(tmp_path / "broken")
     (broken / "a" / "3.png").write_bytes(b"not a png")
     with pytest.raises(config.ConfigError, match=r"data.path=.*cannot read .*a/3.png"):
@@ -106,7 +108,7 @@ def test_bad_data_is_refused_at_validate_naming_the_path(tmp_path, folder):
     with pytest.raises(config.ConfigError, match=r"data.path=.*nowhere': no such file or directory"):
         make_cfg(tmp_path / "nowhere")
     with pytest.raises(config.ConfigError, match=r"sweep.yaml: images_per_generation: 20 .*holds only 14"):
-        preflight.check(make_cfg(folder, images_per_generation=20), "sweep.yaml")
+        make_cfg(folder, images_per_generation=20)
 
 
 def test_model_and_feature_settings_are_validated_at_load(tmp_path, folder):

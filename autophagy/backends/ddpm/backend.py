@@ -60,7 +60,7 @@ class DDPMBackend(Backend):
         classifier), and the held-out set's features, once for every chain of the sweep."""
         m = cfg.model
         device = "cuda" if torch.cuda.is_available() else "cpu"
-        info = data.check(cfg)
+        info = data.info(data.load_for(cfg))
         pool, held_out = split(data.load_for(cfg), cfg.data.holdout)
         seed = seeding.int_seed(m.pretrain_seed, "train")
         net = unet.new(m, info.channels, info.classes, seed).to(device)
@@ -86,7 +86,7 @@ class DDPMBackend(Backend):
     def __init__(self, cfg, assets: dict[str, bytes], device: str = "cpu"):
         super().__init__(cfg, assets, device)
         m = cfg.model
-        self.info = data.check(cfg)
+        self.info = data.info(data.load_for(cfg))
         self.shape = (self.info.channels, m.resolution, m.resolution)
         self.null = self.info.classes  # the null class's index (conditional models only)
         self.base = safetensors.torch.load(assets[BASE])

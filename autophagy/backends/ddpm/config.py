@@ -1,10 +1,9 @@
 """The `model:` section of a `ddpm` sweep: the UNet's shape, the DDPM schedule and the optimizer.
 
-Light on purpose (no torch): validating a sweep imports it. `metric_names(cfg)` also runs the
-whole-sweep checks that need the data (`data.check`: unreadable files, sizes, classes) and the
-feature weights (`metrics.inception_weights`, `metrics.dinov2_path`), so that `autophagy validate`
-refuses them before any training (and `preflight` for every cell, with the pool's size); the scan
-is cached per (path, mtime), so chains pay it once.
+Light on purpose (no torch): validating a sweep imports it. The checks that need files, the data
+(`data.check`: unreadable files, sizes, classes) and the feature weights (`metrics.inception_weights`,
+`metrics.dinov2_path`), are the `preflight` hook's, which `autophagy validate` and `run` call before
+any training; the data scan is cached per (path, mtime), so a chain's backend repeats it for free.
 """
 
 from __future__ import annotations
@@ -80,31 +79,31 @@ class DDPMModelConfig:
         return len(self.block_out_channels)
 
     def metric_names(self, cfg=None) -> tuple[str, ...]:
-        """The Parquet columns; with `cfg` (the SweepConfig) also the checks of data and weights."""
+        """The Parquet columns: from the config alone (the files are preflight's), so that a sweep
+        file loads on a machine without its data. The classifier's view of the conditioning needs
+        labels, which `metrics.features: classifier` requires (preflight refuses it without)."""
+        names = FIDELITY + PIXEL_AND_COPY
         if cfg is None:
-            return FIDELITY + PIXEL_AND_COPY
-        from autophagy.backends.ddpm import data  # late: data imports PIL, not needed for a bare config
-
+            return names
         check_sweep(cfg)
+        return names + CLASSIFIER_VIEW if cfg.metrics.features == "classifier" else names
+
+    def preflight(self, cfg) -> int:
+        """The preflight hook (autophagy/preflight.py), run by `autophagy validate` and `run` for
+        every cell before Ray starts: the data loads (unreadable files, non-square images, classes
+        too small), the feature weights exist and fit the data. Returns the real pool's size."""
+        from autophagy.backends.ddpm import data
+        from autophagy.metrics import features
+
+        features.check(cfg.metrics)
         info = data.check(cfg)
         if cfg.metrics.features == "classifier" and not info.classes:
             raise ConfigError(f"metrics.features: classifier needs class labels, and data.path={cfg.data.path!r} has "
-                              "none (no class subfolders / no 'labels'); use inception or dinov2")
+                              "none (no class subfolders / no 'labels' / model.conditional: false); use inception or dinov2")
         if cfg.metrics.features != "classifier" and info.channels not in (1, 3):
             raise ConfigError(f"metrics.features: {cfg.metrics.features} takes 1- or 3-channel images, and "
                               f"data.path={cfg.data.path!r} has {info.channels}; use classifier")
-        names = FIDELITY + PIXEL_AND_COPY
-        if info.classes and cfg.metrics.features == "classifier":
-            names += CLASSIFIER_VIEW
-        return names
-
-    def preflight(self, cfg) -> int:
-        """The preflight hook (autophagy/preflight.py): data and weights as `metric_names` checks
-        them (cached), for every cell; returns the real training pool's size."""
-        from autophagy.backends.ddpm import data
-
-        check_sweep(cfg)
-        return data.check(cfg).n - cfg.data.holdout
+        return info.n - cfg.data.holdout
 
     def validate(self, where: str) -> None:
         def check(ok: bool, name: str, message: str) -> None:
@@ -154,6 +153,3 @@ def check_sweep(cfg) -> None:
     if cfg.finetune.init != "scratch" and cfg.finetune.lora_rank > 0 and cfg.model.pretrain_steps == 0:
         raise ConfigError("finetune.lora_rank: a LoRA adapter on an untrained base (model.pretrain_steps: 0) "
                           "learns almost nothing; set model.pretrain_steps or finetune.lora_rank: 0")
-    from autophagy.metrics import features  # light: imports nothing heavy at module level
-
-    features.check(cfg.metrics)

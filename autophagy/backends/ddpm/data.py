@@ -11,8 +11,7 @@ Every image is resized once, here, to model.resolution x model.resolution (bicub
 antialiasing, torchvision); a non-square image is refused rather than distorted. A folder's
 images become 1 channel when every file is greyscale, else RGB (alpha dropped). Unreadable
 files, non-square images and classes with fewer than model.min_class_images images raise one
-error naming the path; `check` runs them when the sweep loads (DDPMModelConfig.metric_names and
-preflight, both before Ray starts).
+error naming the path; `check` runs them before Ray starts (DDPMModelConfig.preflight).
 Labels are int64, -1 where the data has none.
 """
 
