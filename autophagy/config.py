@@ -195,6 +195,16 @@ class RedifineConfig:
 
 
 @dataclass(frozen=True)
+class AccumulateConfig:
+    """`accumulate` (fixed N): over which sources its synthetic share is split."""
+
+    # false: generations 0..g-1 only; true: the chain's real images count as one more source, so at
+    # ratio 1 generation g trains on N/(g+1) real images and N/(g+1) of each earlier generation's
+    # samples (Shi et al.'s code, `accumulate`: equal shares of every earlier iteration, real included).
+    real_as_source: bool = False
+
+
+@dataclass(frozen=True)
 class GreedyConfig:
     """Greedy Selection (Shi et al., seeds/003): farthest-point choice of the synthetic share."""
 
@@ -241,6 +251,7 @@ class HealingConfig:
 
 @dataclass(frozen=True)
 class MitigationParams:
+    accumulate: AccumulateConfig = AccumulateConfig()
     redifine: RedifineConfig = RedifineConfig()
     greedy: GreedyConfig = GreedyConfig()
     threshold_decay: ThresholdDecayConfig = ThresholdDecayConfig()

@@ -9,7 +9,8 @@ Counts are exact. With N = images_per_generation and `ratio` the cell's ratio:
 Generation 0, and every healing generation, is N real images and nothing synthetic. Under
 `accumulate` the synthetic share is split over generations 0..g-1 by `split_evenly`: equal parts,
 the remainder going one each to the most recent ones; under `accumulate_all` each of generations
-0..g-1 gives n_synthetic samples, so the set holds n_real + g*n_synthetic images. Under a selection (greedy,
+0..g-1 gives n_synthetic samples, so the set holds n_real + g*n_synthetic images; with
+accumulate.real_as_source the share is split over g+1 sources, the real set first. Under a selection (greedy,
 threshold_decay) each source's part of `count` images is chosen from round(m*count) candidates
 drawn from that generation's samples. Draws are without replacement, from the chain's `data`
 stream for generation g (real images, then candidates, source by source); a selection's own
@@ -79,6 +80,11 @@ def build_training_set(
         raise ValueError(f"generation {generation} needs {n_real} real images but only {len(real)} are available")
     sources = list(range(generation)) if policy.synthetic_from == "all" else [generation - 1]
     counts = ([n_syn] * len(sources) if policy.grow else split_evenly(n_syn, len(sources))) if n_syn else []
+    if policy.real_as_source and n_syn:  # the real set is the oldest source: its part joins the real share
+        shares = split_evenly(n_syn, len(sources) + 1)
+        n_real, counts = n_real + shares[0], shares[1:]
+        if n_real > len(real):
+            raise ValueError(f"generation {generation} needs {n_real} real images but only {len(real)} are available")
     parts, provenance = [real.take(rng.choice(len(real), n_real, replace=False))], [np.full(n_real, -1)]
     for source, count in zip(sources, counts):
         pool = history[source]

@@ -32,6 +32,7 @@ def test_shipped_sweep_is_shi_et_al_settings(local):
     assert (cfg.finetune.lr, cfg.finetune.weight_decay, m.adam_beta1, m.warmup_steps, m.lr_schedule, m.grad_clip,
             cfg.finetune.batch_size, m.epochs) == (1e-4, 1e-6, 0.95, 500, "cosine", 1.0, 128, 501)
     assert cfg.finetune.init == "scratch" and cfg.generations == 30 and cfg.metrics.features == "dinov2"
+    assert cfg.mitigation_params.accumulate.real_as_source  # their accumulate: real is one of g+1 shares
     assert cfg.mitigation_params.threshold_decay.tau0 == 60 and cfg.mitigation_params.greedy.space == "features"
     cells = grid.cells(cfg)
     assert len(cells) == 18 and {c.extra for c in cells} == {(("images_per_generation", n),) for n in (1024, 4096, 16384)}

@@ -142,3 +142,14 @@ def test_accumulate_all_with_greedy_selects_each_generations_share_from_its_cand
     assert [(source == k).sum() for k in (-1, 0, 1)] == [10, 10, 10]
     with pytest.raises(ValueError, match="accumulate_all conflicts"):
         mitigations.parse("accumulate+accumulate_all")
+
+
+def test_accumulate_with_real_as_source_gives_shi_et_al_equal_shares():
+    from autophagy.config import AccumulateConfig, MitigationParams
+
+    policy = mitigations.parse("accumulate", MitigationParams(accumulate=AccumulateConfig(real_as_source=True)))
+    real, history = _samples(100, 0), {k: _samples(60, k + 1) for k in range(3)}
+    train, source = build_training_set(3, 1.0, 60, real, history, policy, np.random.default_rng(0))
+    assert [(source == k).sum() for k in (-1, 0, 1, 2)] == [15, 15, 15, 15]  # N/(g+1) each at g = 3
+    _, source = build_training_set(3, 0.5, 60, real, history, policy, np.random.default_rng(0))
+    assert [(source == k).sum() for k in (-1, 0, 1, 2)] == [30 + 7, 7, 8, 8]  # ratio 0.5: 30 real + a share

@@ -48,6 +48,7 @@ class Policy:
     # With synthetic_from "all": False splits the synthetic share over the earlier generations
     # (a fixed N, accumulate); True takes the whole share from each of them (the set grows, accumulate_all).
     grow: bool = False
+    real_as_source: bool = False  # accumulate: the real images are one more source of the synthetic share
     # Where the real share is drawn from each generation: the chain's fixed N real images, or the
     # whole real training pool afresh (the "fresh data" loop of Alemohammad et al.).
     real_from: Literal["fixed", "fresh"] = "fixed"
