@@ -151,7 +151,7 @@ def _run(cfg, cell, refs: dict[str, ray.ObjectRef], out: str, record: rows.Chain
             finished = done
             with tempfile.TemporaryDirectory(prefix="autophagy-ckpt-") as directory:
                 checkpoint.write_dir(files, directory)
-                report = [progress(r, cfg.collapse.metric, full=bool(cfg.loggers)) for r, _ in unsaved]
+                report = [progress(r, full=bool(cfg.loggers)) for r, _ in unsaved]
                 tune.report({"generations": report, "done": done},
                             checkpoint=tune.Checkpoint.from_directory(directory))
             unsaved = []
@@ -163,13 +163,11 @@ def _run(cfg, cell, refs: dict[str, ray.ObjectRef], out: str, record: rows.Chain
             ray.kill(actor)
 
 
-def progress(row: dict, metric: str, full: bool = False) -> dict:
-    """What Tune's driver gets of a generation: enough for the progress line, not the whole row
-    (Tune tracks every reported number of every trial; the Parquet rows are the record). With
-    `loggers`, also the row's numbers, nested where Tune does not track them, for the trackers."""
-    short = {"chain_id": row["chain_id"], "generation": row["generation"], "status": row["status"],
-             "value": row.get(metric, float("nan")),
-             "seconds": sum(v for k, v in row.items() if k.startswith("seconds_"))}
+def progress(row: dict, full: bool = False) -> dict:
+    """What Tune's driver gets of a generation: enough to count it, not the whole row (Tune tracks
+    every reported number of every trial; the Parquet rows are the record). With `loggers`, also
+    the row's numbers, nested where Tune does not track them, for the trackers."""
+    short = {"chain_id": row["chain_id"], "generation": row["generation"], "status": row["status"]}
     if full:  # numbers.Real: numpy's scalars too
         short["metrics"] = {k: float(v) for k, v in row.items() if isinstance(v, numbers.Real) and not isinstance(v, bool)}
     return short
