@@ -121,7 +121,7 @@ def page(df: pd.DataFrame, rows: Path) -> str:
     for n in sorted(df[N].unique()):
         for mitigation in sorted(df.mitigation.unique()):
             lines += [f"### N = {n}, `{mitigation}`", ""] + table(df, n, mitigation) + [""]
-    notes = Path(__file__).with_name("shi_mechanism_notes.md")
+    notes = Path(__file__).with_name("shi_mechanism_notes.md")  # the why, written by hand from these rows
     if notes.is_file():
         lines += ["## Where it holds, and why", "", notes.read_text().strip(), ""]
     return "\n".join(lines)
