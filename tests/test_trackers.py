@@ -1,5 +1,6 @@
 """`loggers: [tensorboard, mlflow]` on the smoke sweep, read back with the trackers' own clients."""
 
+import importlib.util
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +12,8 @@ from autophagy.orchestrator import sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "sweeps" / "smoke.yaml"
+# W&B is an optional extra: logged to as well where it is installed
+WANDB = ["wandb"] if importlib.util.find_spec("wandb") else []
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +21,7 @@ def tracked(ray_local, tmp_path_factory):
     # An hour between checkpoints: each chain's 4 generations arrive in one Tune report, which the
     # trackers must still log as 4 steps.
     cfg = config.load(SMOKE, {"generations": 3, "grid.ratio": [0.0, 1.0], "grid.seed": [0], "grid.mitigation": ["none"],
-                              "checkpoint_interval_s": 3600, "loggers": ["tensorboard", "mlflow"]})
+                              "checkpoint_interval_s": 3600, "loggers": ["tensorboard", "mlflow", *WANDB]})
     out = tmp_path_factory.mktemp("trackers") / "run"
     results = sweep.run(cfg, out, progress=False)
     assert all(r.error is None for r in results)
@@ -56,6 +59,40 @@ def test_tensorboard_has_every_generation_of_every_chain(tracked):
         assert [s.step for s in scalars] == [0, 1, 2, 3]
         # tensorboard stores float32
         assert [s.value for s in scalars] == pytest.approx(rows.sort_values("generation").kl.tolist(), rel=1e-6)
+
+
+@pytest.mark.skipif(not WANDB, reason="wandb is not installed (pip install 'autophagy[wandb]')")
+def test_wandb_runs_offline_into_dir_one_run_per_chain(tracked):
+    _, out, df = tracked
+    runs = sorted((out / "wandb").glob("offline-run-*"))
+    assert sorted(r.name.split("-", 3)[3] for r in runs) == sorted(df.chain_id.unique())
+    assert all(list(r.glob("*.wandb")) for r in runs)
+
+
+class _Trial:
+    def __init__(self, chain):
+        self.config = {"chain": chain}
+
+
+def test_a_resumed_sweep_continues_each_chains_mlflow_run(tmp_path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    from autophagy.orchestrator.trackers import MLflow
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    uri, cells = (tmp_path / "mlruns").as_uri(), {"c0": {"chain_id": "c0", "ratio": 0.5, "seed": 1, "mitigation": "none"}}
+    for driver, generation in ((1, 0), (2, 1)):  # the first sweep, then its --resume: a new driver, new trials
+        callback = MLflow(uri, "resumed", cells)
+        callback.setup()
+        trial = _Trial("c0")
+        callback.log_trial_start(trial)
+        callback.log_trial_result(0, trial, {"generations": [{"generation": generation, "metrics": {"kl": driver}}]})
+        callback.log_trial_end(trial)
+    client = MlflowClient(tracking_uri=uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("resumed").experiment_id])
+    assert run.data.params == {"ratio": "0.5", "seed": "1", "mitigation": "none"}
+    assert sorted((m.step, m.value) for m in client.get_metric_history(run.info.run_id, "kl")) == [(0, 1.0), (1, 2.0)]
+    assert run.info.status == "FINISHED"
 
 
 def test_an_unknown_logger_is_refused_naming_the_file_and_field():
