@@ -15,10 +15,10 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from autophagy import checkpoint, mitigations, mixing, seeding
+from autophagy import checkpoint, mitigations, mixing, samples, seeding
 from autophagy.backends.base import Backend
 from autophagy.grid import Cell
-from autophagy.samples import Samples
+from autophagy.samples import Samples, SampleStore
 
 TIMINGS = ("seconds_build", "seconds_finetune", "seconds_sample", "seconds_evaluate", "seconds_checkpoint")
 
@@ -35,9 +35,11 @@ def _timed(timings: dict, key: str):
 
 
 class Chain:
-    def __init__(self, cfg, cell: Cell, backend: Backend):
+    def __init__(self, cfg, cell: Cell, backend: Backend, store: SampleStore | None = None):
         """`cfg` is the cell's config, `grid.cell_config(sweep, cell)`, from which `backend` was built
-        too: extra axes and what the mitigation changes in the config (ReDiFine) already applied."""
+        too: extra axes and what the mitigation changes in the config (ReDiFine) already applied.
+        `store`: where each generation's samples are written once (DIR/samples/<chain_id>), and
+        read back on restore; without one (a chain driven alone) checkpoints hold the samples."""
         self.policy = mitigations.parse(cell.mitigation, cfg.mitigation_params)
         if self.policy.configure(cfg) != cfg:
             raise ValueError(f"chain {cell.chain_id}: pass grid.cell_config(cfg, cell), not the sweep's config "
@@ -52,6 +54,7 @@ class Chain:
         else:  # the chain's own real images, fixed for its whole life (the "synthetic augmentation" loop)
             self.real = pool.take(np.sort(seeding.rng(cell.seed, "data").choice(len(pool), n, replace=False)))
         self.history: dict[int, Samples] = {}  # generation -> its samples, as far as the policy needs them
+        self.store, self.digests = store, {}  # and, with a store, the sha256 of each one written there
         self.next_generation = 0
         self.diverged = False
 
@@ -78,7 +81,8 @@ class Chain:
                 # model is scored on as many samples as every other chain's.
                 shown = samples.take(np.arange(n)) if len(samples) > n else samples
                 metrics.update(self.backend.evaluate(shown, train, seeding.int_seed(seed, "eval", g)))
-            self._remember(g, samples)
+            with _timed(timings, "seconds_checkpoint"):  # the sample write is this generation's share of it
+                self._remember(g, samples)
         self.next_generation = g + 1
         return {
             **self.cell.to_dict(),
@@ -97,18 +101,25 @@ class Chain:
         select = self.policy.select
         return self.backend.features if select is not None and select.space == "features" else None
 
-    def _remember(self, g: int, samples: Samples) -> None:
-        self.history[g] = samples
+    def _remember(self, g: int, generated: Samples) -> None:
+        self.history[g] = generated
+        if self.store is not None:
+            self.digests[g] = self.store.write(g, generated)
         if self.policy.synthetic_from == "last":  # replace needs only the latest generation
-            self.history = {g: samples}
+            self.history = {g: generated}
+            self.digests = {k: v for k, v in self.digests.items() if k == g}
 
     # ------------------------------------------------------------------ checkpoints
 
     def checkpoint_files(self) -> dict[str, bytes]:
         arrays = {f"backend/{k}": v for k, v in self.backend.state().items()}
-        for g, s in self.history.items():
-            arrays[f"history/{g}/x"], arrays[f"history/{g}/y"] = s.x, s.y
         meta = {"chain_id": self.cell.chain_id, "next_generation": self.next_generation, "diverged": self.diverged}
+        gens = sorted(self.history)
+        if self.store is None:
+            for g in gens:
+                arrays[f"history/{g}/x"], arrays[f"history/{g}/y"] = self.history[g].x, self.history[g].y
+        else:  # references only: as runs of generations (accumulate's 0..g-1 is one) and one digest
+            meta["samples"] = {"generations": _runs(gens), "sha256": samples.digest([self.digests[g] for g in gens])}
         return checkpoint.pack(arrays, meta)
 
     def restore(self, files: dict[str, bytes], where: str = "checkpoint") -> None:
@@ -116,6 +127,32 @@ class Chain:
         if meta["chain_id"] != self.cell.chain_id:
             raise checkpoint.CheckpointError(f"{where}: belongs to chain {meta['chain_id']}, not {self.cell.chain_id}")
         self.backend.load_state({k[len("backend/"):]: v for k, v in arrays.items() if k.startswith("backend/")})
-        gens = sorted({int(k.split("/")[1]) for k in arrays if k.startswith("history/")})
-        self.history = {g: Samples(arrays[f"history/{g}/x"], arrays[f"history/{g}/y"]) for g in gens}
+        if "samples" in meta:
+            self._restore_samples(meta["samples"], where)
+        else:
+            gens = sorted({int(k.split("/")[1]) for k in arrays if k.startswith("history/")})
+            self.history = {g: Samples(arrays[f"history/{g}/x"], arrays[f"history/{g}/y"]) for g in gens}
         self.next_generation, self.diverged = meta["next_generation"], meta["diverged"]
+
+    def _restore_samples(self, refs: dict, where: str) -> None:
+        if self.store is None:
+            raise checkpoint.CheckpointError(f"{where}: its samples are in a sweep directory (DIR/samples); "
+                                             "restore it with that SampleStore")
+        gens = [g for start, end in refs["generations"] for g in range(start, end + 1)]
+        read = {g: self.store.read(g) for g in gens}
+        if samples.digest([read[g][1] for g in gens]) != refs["sha256"]:
+            raise checkpoint.CheckpointError(f"{where}: the samples in {self.store.directory} are not those it was "
+                                             "made with (a later attempt at those generations rewrote them)")
+        self.history = {g: s for g, (s, _) in read.items()}
+        self.digests = {g: d for g, (_, d) in read.items()}
+
+
+def _runs(gens: list[int]) -> list[list[int]]:
+    """Sorted generations as [first, last] runs: [0, 1, 2, 5] -> [[0, 2], [5, 5]]."""
+    runs: list[list[int]] = []
+    for g in gens:
+        if runs and runs[-1][1] == g - 1:
+            runs[-1][1] = g
+        else:
+            runs.append([g, g])
+    return runs

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 
 import ray
 
 from autophagy import faults, grids, seeding
+from autophagy.samples import SampleStore
 
 
 @ray.remote
@@ -33,10 +35,12 @@ class ChainActor:
                        + (f"GPU {gpus} x{share:g}" if gpus else "CPU"))
         self.chain = None
 
-    def reset(self, cfg, cell, assets: dict[str, bytes], checkpoint_files: dict[str, bytes] | None = None) -> tuple[int, bool]:
+    def reset(self, cfg, cell, assets: dict[str, bytes], checkpoint_files: dict[str, bytes] | None = None,
+              samples_dir: str | None = None) -> tuple[int, bool]:
         """Take on another chain (a new cell, or the same one from a checkpoint). The trial reuses
         its actor for the next chain on the same placement group: the process, its imports and its
         CUDA context outlive one chain, which saves seconds per chain (benchmarks/sweep_efficiency.py).
+        `samples_dir`: DIR/samples, where the chain's samples are written once (samples.SampleStore).
         Returns `position()`."""
         from autophagy.backends import backend_class
         from autophagy.chain import Chain
@@ -52,7 +56,8 @@ class ChainActor:
             # One intra-op thread per CPU reserved for this chain: packed chains must not fight over cores.
             torch.set_num_threads(max(1, int(cfg.resources.cpus)))
             device = "cuda" if ray.get_gpu_ids() and torch.cuda.is_available() else "cpu"
-        self.chain = Chain(cfg, cell, cls(cfg, assets, device))
+        store = SampleStore(Path(samples_dir) / cell.chain_id) if samples_dir else None
+        self.chain = Chain(cfg, cell, cls(cfg, assets, device), store)
         if checkpoint_files:
             self.chain.restore(checkpoint_files, where=f"checkpoint of {cell.chain_id}")
         self.checkpoint_due = time.monotonic() + cfg.checkpoint_interval_s
@@ -82,7 +87,7 @@ class ChainActor:
         if self.chain.finished or time.monotonic() >= self.checkpoint_due:
             start = time.perf_counter()
             files = self.chain.checkpoint_files()
-            row["seconds_checkpoint"] = time.perf_counter() - start
+            row["seconds_checkpoint"] += time.perf_counter() - start  # after the samples' write
             self.checkpoint_due = time.monotonic() + self.chain.cfg.checkpoint_interval_s
         row["finished_at"] = datetime.now(timezone.utc)
         return row, files, grid, self.chain.finished

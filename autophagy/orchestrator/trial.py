@@ -52,14 +52,14 @@ def shared(ref: ray.ObjectRef):
     return _shared[ref.hex()]
 
 
-def _chain_actor(cfg, cell, assets: ray.ObjectRef, files: dict[str, bytes] | None):
+def _chain_actor(cfg, cell, assets: ray.ObjectRef, files: dict[str, bytes] | None, samples_dir: str):
     """This chain's actor, loaded with the chain, and its position (next generation, finished)."""
     group = ray.util.get_current_placement_group()
     actor, group_id = _kept.pop("actor", (None, None))
     if actor is not None:
         if group_id == group.id:
             try:
-                return actor, _load(actor, cfg, cell, assets, files)
+                return actor, _load(actor, cfg, cell, assets, files, samples_dir)
             except ray.exceptions.RayActorError:  # it died with its last chain: start another
                 pass
         else:
@@ -70,12 +70,12 @@ def _chain_actor(cfg, cell, assets: ray.ObjectRef, files: dict[str, bytes] | Non
         scheduling_strategy=PlacementGroupSchedulingStrategy(
             group, placement_group_bundle_index=len(group.bundle_specs) - 1),
     ).remote()
-    return actor, _load(actor, cfg, cell, assets, files)
+    return actor, _load(actor, cfg, cell, assets, files, samples_dir)
 
 
-def _load(actor, cfg, cell, assets: ray.ObjectRef, files: dict[str, bytes] | None) -> tuple[int, bool]:
+def _load(actor, cfg, cell, assets: ray.ObjectRef, files: dict[str, bytes] | None, samples_dir: str) -> tuple[int, bool]:
     try:
-        return ray.get(actor.reset.remote(cfg, cell, assets, files))
+        return ray.get(actor.reset.remote(cfg, cell, assets, files, samples_dir))
     except BaseException:  # an actor holding a half-loaded chain serves nobody
         ray.kill(actor)
         raise
@@ -130,7 +130,8 @@ def _run(cfg, cell, refs: dict[str, ray.ObjectRef], out: str, record: rows.Chain
     if (last := tune.get_checkpoint()) is not None:
         with last.as_directory() as directory:
             files = checkpoint.read_dir(directory)
-    actor, (generation, done) = _chain_actor(grid.cell_config(cfg, cell), cell, refs["assets"], files)
+    actor, (generation, done) = _chain_actor(grid.cell_config(cfg, cell), cell, refs["assets"], files,
+                                             str(Path(out) / "samples"))
     record.drop_after(generation - 1)  # rows a failed attempt wrote past this checkpoint
     finished = False
     try:
