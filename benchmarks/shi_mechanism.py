@@ -91,7 +91,7 @@ def findings(df: pd.DataFrame) -> list[str]:
             out.append(f"- N = {n}, Greedy Selection vs replace at generation {last}, paired by seed: entropy "
                        f"{d_h.mean():+.3g} (seeds above: {int((d_h > 0).sum())}/{len(d_h)}), generalization score "
                        f"{d_s.mean():+.3g} ({int((d_s > 0).sum())}/{len(d_s)}), FID {d_f.mean():+.3g} "
-                       f"({int((d_f < 0).sum())}/{len(d_f)} lower): selection slows memorization "
+                       f"({int((d_f < 0).sum())}/{len(d_f)} lower): selection keeps the generalization score up "
                        f"{verdict(bool((d_s > 0).all()))}; and lowers FID {verdict(bool((d_f < 0).all()))}")
     for n in sizes:
         r = pearson(df[(df[N] == n) & (df.generation >= 1)])
