@@ -176,8 +176,8 @@ class ResourcesConfig:
 
 @dataclass(frozen=True)
 class RedifineConfig:
-    """ReDiFine (Yoon et al., seeds/002): condition-drop finetuning plus a decaying CFG scale.
-    The paper's values were not found (RESEARCH.md); these defaults are our choice."""
+    """ReDiFine (Yoon et al., arXiv 2407.17493): condition-drop finetuning plus a decaying CFG scale.
+    The paper's values were not found (docs/papers.md); these defaults are our choice."""
 
     # 0.2, the top of the 0.1-0.2 range usually quoted: twice the baseline's finetune.cond_drop,
     # so that the drop itself differs from the plain loop and is not a no-op.
@@ -206,7 +206,7 @@ class AccumulateConfig:
 
 @dataclass(frozen=True)
 class GreedyConfig:
-    """Greedy Selection (Shi et al., seeds/003): farthest-point choice of the synthetic share."""
+    """Greedy Selection (Shi et al., arXiv 2509.16499): farthest-point choice of the synthetic share."""
 
     pool_factor: float = 2.0  # m: each generation samples round(m*N) candidates; the paper uses 2 or 5
     # pixels, not the backend's features: the digits features are the evaluation classifier's,
@@ -219,7 +219,7 @@ class GreedyConfig:
 
 @dataclass(frozen=True)
 class ThresholdDecayConfig:
-    """Threshold Decay Filter (Shi et al., seeds/003): accept candidates farther than tau from
+    """Threshold Decay Filter (Shi et al., arXiv 2509.16499): accept candidates farther than tau from
     every accepted one, tau *= decay after each pass."""
 
     pool_factor: float = 2.0
@@ -238,7 +238,7 @@ class ThresholdDecayConfig:
 
 @dataclass(frozen=True)
 class HealingConfig:
-    """Healing (Bohacek & Farid, seeds/001): after generation `after`, `generations` generations
+    """Healing (Bohacek & Farid, arXiv 2311.12202): after generation `after`, `generations` generations
     train on real images only; then the loop resumes at its ratio."""
 
     after: int = 3  # h: at the demo's 6 generations, 3 poisoned then 3 healing

@@ -1,6 +1,6 @@
 """`gmm`: a 2-D Gaussian mixture refitted to its own samples each generation.
 
-The experiment of Shumailov et al. (Nature 2024; seeds/000): a model fitted by maximum likelihood
+The experiment of Shumailov et al. (Nature 2024; docs/papers.md): a model fitted by maximum likelihood
 to finitely many of its own samples loses variance generation after generation. Milliseconds per
 generation, so it serves theory checks and scale tests of the orchestration.
 

@@ -1,6 +1,6 @@
 """Kozachenko–Leonenko entropy: the differential entropy of a point set from k-NN distances.
 
-Shi et al. (seeds/003) track it on each generation's training set: it falls as a self-consuming
+Shi et al. (arXiv 2509.16499) track it on each generation's training set: it falls as a self-consuming
 chain narrows, and then the model starts to memorize (their Pearson r = 0.91 against the log
 generalization score). In nats; it depends on the data's scale (x -> s.x adds d.log s), so compare
 values computed on the same representation only.

@@ -2,7 +2,7 @@
 
 Both look, for each generated sample, at its nearest images of the generation's training set.
 A model that memorizes draws near-copies: the nearest training image is much closer than the
-rest. Shi et al. (seeds/003) measure the nearest distance (their "generalization score", on DINOv2
+rest. Shi et al. (arXiv 2509.16499) measure the nearest distance (their "generalization score", on DINOv2
 features with MSE; here L2 on whatever representation the caller passes, a monotone cousin).
 """
 

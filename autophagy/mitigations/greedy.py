@@ -1,4 +1,4 @@
-"""`greedy`: Greedy Selection (Shi et al. 2025, seeds/003). Each generation samples m*N candidates;
+"""`greedy`: Greedy Selection (Shi et al. 2025, arXiv 2509.16499). Each generation samples m*N candidates;
 the synthetic share from each source generation is the farthest-point selection of `count` out of
 round(m*count) of its candidates, which keeps the training set's entropy up (selection.py)."""
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Selection:
-    """How the synthetic share is chosen from a larger pool of candidates (seeds/003)."""
+    """How the synthetic share is chosen from a larger pool of candidates (Shi et al., arXiv 2509.16499)."""
 
     kind: Literal["greedy", "threshold_decay"]
     pool_factor: float  # m: candidates per image chosen

@@ -1,4 +1,4 @@
-"""`redifine`: ReDiFine (Yoon et al. 2024, seeds/002): finetune with condition drop p and sample
+"""`redifine`: ReDiFine (Yoon et al. 2024, arXiv 2407.17493): finetune with condition drop p and sample
 with a CFG scale that decays over the sampling steps, from sampling.cfg_scale to cfg_end.
 
 It replaces the chain's finetune.cond_drop and sampling.cfg_schedule/cfg_end by those of

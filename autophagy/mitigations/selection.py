@@ -1,4 +1,4 @@
-"""The two entropy-raising selections of Shi et al. (seeds/003), as pure functions over vectors.
+"""The two entropy-raising selections of Shi et al. (arXiv 2509.16499), as pure functions over vectors.
 
 Both pick `count` rows of `x` (candidates as flat float vectors: pixels or a backend's features)
 that are spread out, so the training set keeps its entropy. Both keep, for every candidate, its

@@ -1,4 +1,4 @@
-"""`threshold_decay`: Threshold Decay Filter (Shi et al. 2025, seeds/003). Like `greedy`, the
+"""`threshold_decay`: Threshold Decay Filter (Shi et al. 2025, arXiv 2509.16499). Like `greedy`, the
 synthetic share is chosen from m times as many candidates, here by accepting those farther than
 tau from every accepted one, tau decaying after each pass (selection.py)."""
 

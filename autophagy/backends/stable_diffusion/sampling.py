@@ -1,5 +1,5 @@
 """Text-to-image and image-to-image through the diffusers pipelines, with a CFG scale that may
-change over the sampling steps (ReDiFine's schedule, seeds/002).
+change over the sampling steps (ReDiFine's schedule, arXiv 2407.17493).
 
 The scale follows diffusers' convention: w <= 1 samples the conditional model alone (SD-Turbo
 runs at w = 0). A schedule is applied by `callback_on_step_end`, which sets the pipeline's scale
