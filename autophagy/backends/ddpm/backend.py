@@ -32,11 +32,10 @@ from autophagy.backends.digits import lora
 from autophagy.backends.digits import metrics as pixel_metrics
 from autophagy.backends.digits.data import balanced_labels, split
 from autophagy.backends.digits.fidelity import RealReference
-from autophagy.metrics import distances, entropy, features, memorization
+from autophagy.metrics import features
 from autophagy.samples import Samples
 
 BASE, CLASSIFIER, REFERENCE = "base.safetensors", "classifier.safetensors", "reference.safetensors"
-FEATURE_RESOLUTION = 1e-6  # floors the k-NN distance of the feature entropy (duplicates: see digits)
 SAMPLE_BATCH = 500  # images per sampling forward pass (x2 with guidance): bounds memory, not results
 
 
@@ -177,20 +176,8 @@ class DDPMBackend(Backend):
         m = self.cfg.metrics
         subsample_seed = int(np.random.SeedSequence(seed).generate_state(1, np.uint64)[0]) >> 1
         feats, train_feats = self.extract(samples.x), self.extract(train.x)
-        x, t = pixel_metrics.pixels(samples.x), pixel_metrics.pixels(train.x)
         out = self.reference.compare(feats, seed)
-        pairs = distances.pairwise_summary(x, samples.y, m.pairwise_max, subsample_seed)
-        out.update({"pairwise_l2" if k == "mean" else f"pairwise_l2_{k}": v for k, v in pairs.items()})
-        out.update(
-            sample_std=pixel_metrics.sample_std(samples.x),
-            nearest_train_l2=memorization.generalization_score(x, t),
-            generalization_score=memorization.generalization_score(feats, train_feats),
-            memorization_share=memorization.memorization_share(x, t, m.memorization_threshold),
-            entropy_train_pixels=entropy.kozachenko_leonenko(t, m.entropy_k, pixel_metrics.PIXEL_RESOLUTION),
-            entropy_samples_pixels=entropy.kozachenko_leonenko(x, m.entropy_k, pixel_metrics.PIXEL_RESOLUTION),
-            entropy_train_features=entropy.kozachenko_leonenko(train_feats, m.entropy_k, FEATURE_RESOLUTION),
-            entropy_samples_features=entropy.kozachenko_leonenko(feats, m.entropy_k, FEATURE_RESOLUTION),
-        )
+        out.update(pixel_metrics.diversity_and_copying(samples, train, feats, train_feats, m, subsample_seed))
         names = self.metric_names(self.cfg)
         if "class_agreement" in names:
             logits = classifier.extract(self.classifier, samples.x)[1]

@@ -28,14 +28,10 @@ from autophagy.backends.base import Backend, fit_summary
 from autophagy.backends.ddpm import classifier
 from autophagy.backends.digits import data, diffusion, fidelity, lora, metrics, training, unet
 from autophagy.backends.digits.config import CLASSES, eval_only_classes
-from autophagy.metrics import distances, entropy, memorization
 from autophagy.metrics.fidelity import MIN_SAMPLES
 from autophagy.samples import Samples
 
 BASE, CLASSIFIER, REFERENCE = "base.safetensors", "classifier.safetensors", "reference.safetensors"
-# Floors the k-NN distance of the feature-space entropy: only duplicated images come this close,
-# and without a floor k+1 copies of one image make the entropy -inf (pixels: metrics.PIXEL_RESOLUTION).
-FEATURE_RESOLUTION = 1e-6
 SAMPLE_BATCH = 1000  # images per sampling forward pass (x2 with guidance): bounds memory, not results
 
 
@@ -157,22 +153,10 @@ class DigitsBackend(Backend):
         subsample_seed, offtarget_seed = (int(s) >> 1 for s in streams)  # 63 bits: torch.Generator takes them
         features, logits = fidelity.extract_logits(self.extractor, samples.x)
         train_features, _ = fidelity.extract_logits(self.extractor, train.x)
-        x, t = metrics.pixels(samples.x), metrics.pixels(train.x)
         out = self._scores(samples, features, logits, self.reference(), seed)
-        pairs = distances.pairwise_summary(x, samples.y, m.pairwise_max, subsample_seed)
-        out.update({"pairwise_l2" if k == "mean" else f"pairwise_l2_{k}": v for k, v in pairs.items()})
+        out.update(metrics.diversity_and_copying(samples, train, features, train_features, m, subsample_seed))
         out["class_std"], out["class_std_min"] = metrics.class_std(samples.x, samples.y)
-        out.update(
-            class_agreement_min=metrics.class_agreement_min(logits.argmax(1), samples.y),
-            sample_std=metrics.sample_std(samples.x),
-            nearest_train_l2=memorization.generalization_score(x, t),
-            generalization_score=memorization.generalization_score(features, train_features),
-            memorization_share=memorization.memorization_share(x, t, m.memorization_threshold),
-            entropy_train_pixels=entropy.kozachenko_leonenko(t, m.entropy_k, metrics.PIXEL_RESOLUTION),
-            entropy_samples_pixels=entropy.kozachenko_leonenko(x, m.entropy_k, metrics.PIXEL_RESOLUTION),
-            entropy_train_features=entropy.kozachenko_leonenko(train_features, m.entropy_k, FEATURE_RESOLUTION),
-            entropy_samples_features=entropy.kozachenko_leonenko(features, m.entropy_k, FEATURE_RESOLUTION),
-        )
+        out["class_agreement_min"] = metrics.class_agreement_min(logits.argmax(1), samples.y)
         if self.eval_only:
             out.update(self._evaluate_offtarget(len(samples), offtarget_seed))
         return {name: out[name] for name in self.metric_names(self.cfg)}

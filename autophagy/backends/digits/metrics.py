@@ -10,10 +10,34 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import log_softmax
 
-from autophagy.metrics import distances
+from autophagy.metrics import distances, entropy, memorization
 
 # Half a grey level: pixel distances below it are not measurable (see entropy.kozachenko_leonenko).
 PIXEL_RESOLUTION = 0.5 / 255
+# Floors the k-NN distance of the feature-space entropy: only duplicated images come this close,
+# and without a floor k+1 copies of one image make the entropy -inf (pixels: PIXEL_RESOLUTION).
+FEATURE_RESOLUTION = 1e-6
+
+
+def diversity_and_copying(samples, train, features, train_features, m, subsample_seed: int) -> dict[str, float]:
+    """What the digits and ddpm backends both score of a generation, beside fidelity and classes:
+    Pu's pairwise distances (per class, on a seeded subsample), spread, copying (nearest training
+    image in pixels and in features, the share of copies) and the Kozachenko-Leonenko entropy of
+    the samples and of the training set in both spaces. `m` is the sweep's `metrics:` section."""
+    x, t = pixels(samples.x), pixels(train.x)
+    pairs = distances.pairwise_summary(x, samples.y, m.pairwise_max, subsample_seed)
+    out = {"pairwise_l2" if k == "mean" else f"pairwise_l2_{k}": v for k, v in pairs.items()}
+    out.update(
+        sample_std=sample_std(samples.x),
+        nearest_train_l2=memorization.generalization_score(x, t),
+        generalization_score=memorization.generalization_score(features, train_features),
+        memorization_share=memorization.memorization_share(x, t, m.memorization_threshold),
+        entropy_train_pixels=entropy.kozachenko_leonenko(t, m.entropy_k, PIXEL_RESOLUTION),
+        entropy_samples_pixels=entropy.kozachenko_leonenko(x, m.entropy_k, PIXEL_RESOLUTION),
+        entropy_train_features=entropy.kozachenko_leonenko(train_features, m.entropy_k, FEATURE_RESOLUTION),
+        entropy_samples_features=entropy.kozachenko_leonenko(features, m.entropy_k, FEATURE_RESOLUTION),
+    )
+    return out
 
 
 def pixels(x: np.ndarray) -> np.ndarray:
