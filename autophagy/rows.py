@@ -83,6 +83,15 @@ def read_chain(metrics_dir: Path, chain_id: str) -> list[dict]:
     return _read(path).to_pylist() if path.exists() else []
 
 
+def ended(chain_rows, generations: int) -> bool:
+    """Whether one chain's rows end it: every generation 0..G written, or a divergence (nothing
+    follows one). A 'failed' row never ends a chain: `--resume` retries it."""
+    chain_rows = list(chain_rows)
+    statuses = {r["status"] for r in chain_rows}
+    return "failed" not in statuses and (
+        "diverged" in statuses or {r["generation"] for r in chain_rows} >= set(range(generations + 1)))
+
+
 class ChainRows:
     """One chain's rows, read once, then kept in memory by the one process that writes them."""
 

@@ -35,7 +35,8 @@ from autophagy.analysis.time_to_collapse import time_to_collapse
 
 
 def round_zero(cfg) -> list[grid.Cell]:
-    """The listed grid, plus the ratio-0 control chains a control reference needs."""
+    """The listed grid, plus the ratio-0 control chains a control reference needs (a grid sweep
+    must list ratio 0 itself under it: config refuses one that does not, so there this is the grid)."""
     cells = grid.cells(cfg)
     if cfg.collapse.reference == "control" and 0.0 not in cfg.grid["ratio"]:
         cells += grid.cells(cfg, ratios=[0.0])
@@ -110,8 +111,8 @@ class ThresholdSearch(Searcher):
         if chain in self.queue:
             return False
         found = rows.read_chain(Path(self.out) / "metrics", chain)
-        statuses = {r["status"] for r in found}
-        ended = {"diverged", "failed"} & statuses or len({r["generation"] for r in found}) > self.cfg.generations
+        # a chain that failed for good is finished for the search too: its rows are all there will be
+        ended = rows.ended(found, self.cfg.generations) or any(r["status"] == "failed" for r in found)
         if ended:
             self.finished.add(chain)
         return bool(ended)

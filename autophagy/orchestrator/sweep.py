@@ -80,13 +80,13 @@ def check_resources(cfg) -> None:
                           f"{total.get('CPU', 0):g} CPUs")
 
 
-def _tuner(cfg, out: Path, files: dict[str, bytes], resume: bool, progress: bool) -> tune.Tuner:
+def _tuner(cfg, out: Path, listed: list[grid.Cell], files: dict[str, bytes], resume: bool,
+           progress: bool) -> tune.Tuner:
     # The grid searched is the chain ids alone: Tune deep-copies its search space once per trial,
     # and keeps every trial's config in its experiment state (quadratic in the cells' size). The
     # cells and the assets go to the object store once: a trial's process fetches the cells once
     # (trial.shared) and hands the assets to its actor by reference, never copying them itself.
-    cells = {c.chain_id: c.to_dict() for c in (grid.cells(cfg) if cfg.search.method == "grid"
-                                                else search.round_zero(cfg))}
+    cells = {c.chain_id: c.to_dict() for c in listed}
     refs = {"cells": ray.put(cells), "assets": ray.put(files)}
     trainable = tune.with_resources(tune.with_parameters(trial.run_chain, cfg=cfg, refs=refs, out=str(out)),
                                     trial.placement(cfg))
@@ -130,7 +130,7 @@ def run(cfg, out: Path, *, address: str | None = None, resume: bool = False, pro
     prepare_out_dir(cfg, out, resume)
     init_ray(address)
     check_resources(cfg)
-    cells = grid.cells(cfg) if cfg.search.method == "grid" else search.round_zero(cfg)
+    cells = search.round_zero(cfg)  # the grid itself, unless a control reference adds ratio 0 to a search
     first = " in round 0" if cfg.search.method != "grid" else ""
     log(f"sweep {cfg.name!r}: {len(cells)} chains{first} x {cfg.generations + 1} generations, backend {cfg.backend}, "
         f"{cfg.resources.cpus:g} CPU + {cfg.resources.gpus:g} GPU per chain -> {out}")
@@ -139,10 +139,10 @@ def run(cfg, out: Path, *, address: str | None = None, resume: bool = False, pro
         # Tune keeps one trial waiting for resources at a time under a search algorithm (its
         # _get_max_pending_trials): chains would then start one by one. A round's chains are
         # known at once, so let as many wait as a round of the listed grid has.
-        os.environ.setdefault("TUNE_MAX_PENDING_TRIALS_PG", str(max(8, len(search.round_zero(cfg)))))
+        os.environ.setdefault("TUNE_MAX_PENDING_TRIALS_PG", str(max(8, len(cells))))
         log(f"search: threshold, refining each series' ratios to a 95% interval under "
             f"{cfg.search.target_width:g} (at most {cfg.search.max_chains} chains; DIR/search.json)")
-    results = _tuner(cfg, out, files, resume, progress).fit()
+    results = _tuner(cfg, out, cells, files, resume, progress).fit()
     failed = [r for r in results if r.error is not None]
     for r in failed:
         log(f"chain {r.config['chain']} failed after {cfg.retries} retries: {type(r.error).__name__}: {r.error}")

@@ -103,7 +103,7 @@ def run_chain(param: dict, *, cfg, refs: dict[str, ray.ObjectRef], out: str) -> 
     # a grid sweep's trial finds its cell among the shared ones; a search hands it over itself
     cell = grid.Cell.from_dict(param["cell"] if "cell" in param else shared(refs["cells"])[param["chain"]])
     record = rows.ChainRows(Path(out) / "metrics", cell.chain_id, rows.schema(cfg))
-    if _ended(record, cfg.generations):
+    if rows.ended(record.rows.values(), cfg.generations):
         # Its rows end the chain, but Tune's experiment snapshot (taken every few seconds) was
         # older than its last report when the driver died: a resume would run it again for nothing.
         tune.report({"generations": [], "done": True})
@@ -116,13 +116,6 @@ def run_chain(param: dict, *, cfg, refs: dict[str, ray.ObjectRef], out: str) -> 
         message = f"{type(err.cause).__name__}: {(str(err.cause).splitlines() or [''])[0]}"[:500]
         generation = record.fail(cell.to_dict(), message)
         tune.report({"generations": [], "done": True, "failed": message, "failed_at": generation})
-
-
-def _ended(record: rows.ChainRows, generations: int) -> bool:
-    """Every generation 0..G written, or a divergence (which ends a chain); a failed row never ends
-    it (`--resume` retries the chain)."""
-    statuses = {r["status"] for r in record.rows.values()}
-    return "failed" not in statuses and ("diverged" in statuses or set(record.rows) >= set(range(generations + 1)))
 
 
 def _run(cfg, cell, refs: dict[str, ray.ObjectRef], out: str, record: rows.ChainRows) -> None:
