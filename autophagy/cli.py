@@ -40,7 +40,9 @@ def cmd_validate(args) -> int:
     print(f"  resources    {r.cpus:g} CPU + {r.gpus:g} GPU per chain, {cfg.retries} retries"
           + (f", at most {r.max_concurrent} at once" if r.max_concurrent else ""))
     print(f"  collapse     {cfg.collapse.metric} {cfg.collapse.mode} {cfg.collapse.threshold:g} "
-          f"({cfg.collapse.direction} is worse), {cfg.collapse.persist} generation(s)")
+          f"({cfg.collapse.direction} is worse), {cfg.collapse.persist} generation(s)"
+          + ({"generation0": ", relative to the chain's generation 0", "control": ", relative to the ratio-0 control "
+             "chain at the same generation"}[cfg.collapse.reference] if cfg.collapse.mode == "relative" else ""))
     for c in cells:
         print(f"  {c.chain_id}")
     return 0

@@ -21,8 +21,11 @@ def test_status_line_with_elapsed_and_eta():
         "generations 120/400 (30%)  chains 3/10 finished, 1 failed, 2 retrying  elapsed 4m10s  ETA 9m43s")
     assert status_line(300, 400, 7, 0, 0, 10, 100.0, 5.0).endswith("elapsed 1m40s  ETA 8m20s")
     assert status_line(0, 400, 0, 0, 0, 10, 3.0, None).endswith("elapsed 3s  ETA ?")
-    assert status_line(12, 40, 0, 0, 0, 4, 10.0, 1.0, so_far=True).startswith(
+    assert status_line(12, 40, 0, 0, 0, 4, 10.0, 1.0, budget=10).startswith(
         "generations 12/40 so far (30%)  chains 0/4 so far finished")
+    # a search's ETA also says what the whole budget would take: 10 chains x 10 generations, 12 done
+    assert status_line(12, 40, 0, 0, 0, 4, 10.0, 1.0, budget=10).endswith("ETA 28s (at most 1m28s)")
+    assert status_line(12, 40, 0, 0, 0, 4, 10.0, 1.0, budget=4).endswith("ETA 28s")
 
 
 def test_a_log_gets_a_line_every_5_percent_not_every_generation(capsys, monkeypatch):

@@ -33,7 +33,8 @@ class Progress(tune.Callback):
         self.schema = rows.schema(cfg)
         self.generations, self.retries = cfg.generations, cfg.retries
         self.cells, self.progress = cells, progress
-        self.so_far = cfg.search.method != "grid"  # a search adds chains round by round
+        # a search adds chains round by round, up to its budget
+        self.budget = cfg.search.max_chains if cfg.search.method != "grid" else None
         self.done: set[str] = set()
         self.failed: set[str] = set()
         self.retrying: set[str] = set()
@@ -75,8 +76,9 @@ class Progress(tune.Callback):
         outcome = f"FAILED at generation {trial.last_result['failed_at']}, not retried: {failed}" if failed else "finished"
         if failed:
             self.failed.add(trial.config["chain"])
-        total = f"{len(self.done)}/{len(self.cells)}" if "cell" not in trial.config else f"{len(self.done)} so far"
-        self._say(f"chain {trial.config['chain']} {outcome} ({total} chains)")
+        total = f"{len(self.done)}/{len(self.cells)} chains" if "cell" not in trial.config \
+            else f"{len(self.done)} chains so far, at most {self.budget}"
+        self._say(f"chain {trial.config['chain']} {outcome} ({total})")
         self._status()
 
     def on_trial_recover(self, iteration, trials, trial, **info):
@@ -109,7 +111,7 @@ class Progress(tune.Callback):
         if self.first is not None and self.ran > self.first[1]:
             rate = (now - self.first[0]) / (self.ran - self.first[1])
         text = status_line(done, total, len(self.done - self.failed), len(self.failed), len(self.retrying),
-                           chains, now - self.started, rate, self.so_far)
+                           chains, now - self.started, rate, self.budget)
         end = "\n" if final or not tty else ""
         print(f"\r\x1b[K[autophagy] {text}" if tty else f"[autophagy] {text}", end=end, file=sys.stderr, flush=True)
 
@@ -127,13 +129,17 @@ EVERY_S = 30.0
 
 
 def status_line(done: int, total: int, finished: int, failed: int, retrying: int, chains: int,
-                elapsed_s: float, seconds_per_generation: float | None, so_far: bool = False) -> str:
+                elapsed_s: float, seconds_per_generation: float | None, budget: int | None = None) -> str:
     """`generations 120/400 (30%)  chains 3/10 finished, 1 failed, 2 retrying  elapsed 4m10s  ETA 9m43s`.
 
-    The ETA: the generations left at the sweep's rate so far (None: not known yet); a search's
-    total counts the chains known so far, and says so."""
-    scope = " so far" if so_far else ""
+    The ETA: the generations left at the sweep's rate so far (None: not known yet). A search
+    (`budget`: its max_chains) counts the chains known so far, says so, and adds the ETA were
+    the whole budget to run: `ETA 9m43s (at most 21m10s)`."""
+    scope = " so far" if budget is not None else ""
     eta = "ETA ?" if seconds_per_generation is None else f"ETA {duration(seconds_per_generation * (total - done))}"
+    if budget is not None and seconds_per_generation is not None and budget > chains:
+        per_chain = total / chains  # generations per chain
+        eta += f" (at most {duration(seconds_per_generation * (budget * per_chain - done))})"
     return (f"generations {done}/{total}{scope} ({100 * done / total:.0f}%)  chains {finished}/{chains}{scope} finished, "
             f"{failed} failed, {retrying} retrying  elapsed {duration(elapsed_s)}  {eta}")
 

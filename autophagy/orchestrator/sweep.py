@@ -96,7 +96,9 @@ def _tuner(cfg, out: Path, listed: list[grid.Cell], files: dict[str, bytes], res
         return tune.Tuner.restore(str(experiment), trainable=trainable, resume_unfinished=True, resume_errored=True)
     callback = Progress(out, cfg, cells, progress)
     if cfg.search.method == "threshold":  # the searcher hands each trial its whole (small) cell
-        space = {"param_space": None, "search_alg": search.ThresholdSearch(cfg, out), "num_samples": -1}
+        # num_samples bounds Tune by the searcher's own budget (-1 would print 2^63 - 1 as "Number of trials")
+        space = {"param_space": None, "search_alg": search.ThresholdSearch(cfg, out),
+                 "num_samples": max(cfg.search.max_chains, len(cells))}
     else:
         space = {"param_space": {"chain": tune.grid_search(list(cells))}}
     return tune.Tuner(
