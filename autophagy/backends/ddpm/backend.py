@@ -26,6 +26,7 @@ import torch
 from diffusers.training_utils import EMAModel
 
 from autophagy import seeding
+from autophagy.backends import adapter
 from autophagy.backends.base import Backend, fit_summary
 from autophagy.backends.ddpm import classifier, data, diffusion, training, unet
 from autophagy.backends.digits import lora
@@ -71,13 +72,13 @@ class DDPMBackend(Backend):
             if not math.isfinite(losses[-1]):
                 raise RuntimeError(f"model.pretrain_lr: pretraining diverged at step {len(losses)} "
                                    f"(loss {losses[-1]}); lower model.pretrain_lr={m.pretrain_lr}")
-        assets = {BASE: _to_bytes(net.state_dict())}
+        assets = {BASE: adapter.to_bytes(net.state_dict())}
         if cfg.metrics.features == "classifier":
             clf = classifier.train(pool, info.classes, m.classifier_hidden, m.classifier_steps,
                                    seeding.int_seed(m.pretrain_seed, "eval"), device)
-            assets[CLASSIFIER] = _to_bytes(clf.state_dict())
+            assets[CLASSIFIER] = adapter.to_bytes(clf.state_dict())
         extract, _ = _extractor(cfg, assets, device)
-        assets[REFERENCE] = _to_bytes({"features": torch.from_numpy(extract(held_out.x))})
+        assets[REFERENCE] = adapter.to_bytes({"features": torch.from_numpy(extract(held_out.x))})
         return assets
 
     # ------------------------------------------------------------------ one chain's model
@@ -190,22 +191,15 @@ class DDPMBackend(Backend):
     # ------------------------------------------------------------------ checkpoints
 
     def state(self) -> dict[str, np.ndarray]:
-        tensors = dict(lora.state(self.unet) if self.lora else self.unet.state_dict())
+        arrays = adapter.trained_state(self.unet, self.lora)
         if self.ema is not None:
-            tensors.update({f"ema.{i}": p for i, p in enumerate(self.ema.shadow_params)})
-            tensors["ema.step"] = torch.tensor(self.ema.optimization_step)  # its decay warms up with the step
-        return {k: v.detach().cpu().numpy().copy() for k, v in tensors.items()}  # not views of live weights
+            arrays.update({f"ema.{i}": p.detach().cpu().numpy().copy() for i, p in enumerate(self.ema.shadow_params)})
+            arrays["ema.step"] = np.asarray(self.ema.optimization_step)  # its decay warms up with the step
+        return arrays
 
     def load_state(self, state: dict[str, np.ndarray]) -> None:
-        tensors = {k: torch.tensor(np.asarray(v)) for k, v in state.items() if not k.startswith("ema.")}
-        if self.lora:
-            lora.load(self.unet, tensors)
-        else:
-            try:
-                self.unet.load_state_dict(tensors)
-            except RuntimeError as err:
-                raise ValueError(f"ddpm backend: the state is not a full UNet of this model config "
-                                 f"(a LoRA checkpoint with finetune.lora_rank=0?): {str(err)[:200]}") from None
+        adapter.load_trained_state(self.unet, {k: v for k, v in state.items() if not k.startswith("ema.")},
+                                   self.lora, "ddpm")
         if self.ema is not None:
             self.ema = self._new_ema()
             shadow = [torch.tensor(np.asarray(state[f"ema.{i}"])) for i in range(len(self.ema.shadow_params))]
@@ -235,7 +229,3 @@ def _fingerprint(path: str | None) -> str | None:
         return hashlib.sha256(p.read_bytes()).hexdigest()
     listing = sorted((str(f.relative_to(p)), f.stat().st_size, f.stat().st_mtime_ns) for f in p.rglob("*") if f.is_file())
     return hashlib.sha256(repr(listing).encode()).hexdigest()
-
-
-def _to_bytes(state_dict: dict[str, torch.Tensor]) -> bytes:
-    return safetensors.torch.save({k: v.detach().cpu().contiguous() for k, v in state_dict.items()})

@@ -24,6 +24,7 @@ import safetensors.torch
 import torch
 
 from autophagy import seeding
+from autophagy.backends import adapter
 from autophagy.backends.base import Backend, fit_summary
 from autophagy.backends.ddpm import classifier
 from autophagy.backends.digits import data, diffusion, fidelity, lora, metrics, training, unet
@@ -74,7 +75,7 @@ class DigitsBackend(Backend):
         clf = classifier.train(pool, CLASSES, m.classifier_hidden, m.classifier_steps,
                                seeding.int_seed(m.pretrain_seed, "eval"), device)
         features, _ = fidelity.extract_logits(clf, held_out.x)
-        return {BASE: _to_bytes(net.state_dict()), CLASSIFIER: _to_bytes(clf.state_dict()),
+        return {BASE: adapter.to_bytes(net.state_dict()), CLASSIFIER: adapter.to_bytes(clf.state_dict()),
                 REFERENCE: fidelity.reference_bytes(features, held_out.y)}
 
     # ------------------------------------------------------------------ one chain's model
@@ -196,19 +197,10 @@ class DigitsBackend(Backend):
     # ------------------------------------------------------------------ checkpoints
 
     def state(self) -> dict[str, np.ndarray]:
-        tensors = lora.state(self.unet) if self.lora else self.unet.state_dict()
-        return {k: v.detach().cpu().numpy().copy() for k, v in tensors.items()}  # not views of live weights
+        return adapter.trained_state(self.unet, self.lora)
 
     def load_state(self, state: dict[str, np.ndarray]) -> None:
-        tensors = {k: torch.tensor(np.asarray(v)) for k, v in state.items()}
-        if self.lora:
-            lora.load(self.unet, tensors)
-        else:
-            try:
-                self.unet.load_state_dict(tensors)
-            except RuntimeError as err:
-                raise ValueError(f"digits backend: the state is not a full UNet of this model config "
-                                 f"(a LoRA checkpoint with finetune.lora_rank=0?): {str(err)[:200]}") from None
+        adapter.load_trained_state(self.unet, state, self.lora, "digits")
         self.fresh = False
 
 
@@ -225,10 +217,6 @@ def _draw(backend: DigitsBackend, n: int, seed: int, classes: tuple[int, ...]) -
         x = diffusion.sample(net, backend.sample_scheduler, labels, s.steps, scales, backend.size, g)
         parts.append(diffusion.to_uint8(x))
     return Samples(np.concatenate(parts), y)
-
-
-def _to_bytes(state_dict: dict[str, torch.Tensor]) -> bytes:
-    return safetensors.torch.save({k: v.detach().cpu().contiguous() for k, v in state_dict.items()})
 
 
 def _square_size(pool: Samples) -> int:
