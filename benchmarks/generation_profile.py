@@ -16,7 +16,8 @@ from threadpoolctl import threadpool_limits
 
 from autophagy import config, grid
 from autophagy.backends import backend_class
-from autophagy.chain import Chain, TIMINGS
+from autophagy.chain import Chain
+from autophagy.rows import TIMINGS
 
 
 def main() -> None:

@@ -34,7 +34,7 @@ import pandas as pd
 import ray
 
 from autophagy import config, grid, rows
-from autophagy.chain import TIMINGS
+from autophagy.rows import TIMINGS
 from autophagy.orchestrator import assets, sweep
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from autophagy import config, rows
 from autophagy.analysis.report import build_report, summary_text
-from autophagy.mixing import round_half_up
+from autophagy.counts import round_half_up
 from autophagy.orchestrator import sweep
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Literal, Optional
 
 import numpy as np
 
+from autophagy.counts import round_half_up
 from autophagy.mitigations import selection
-from autophagy.mixing import round_half_up
 
 if TYPE_CHECKING:
     from autophagy.config import RedifineConfig
@@ -30,7 +30,7 @@ class Selection:
     decay: float = 0.95  # threshold_decay only
 
     def candidates(self, count: int) -> int:
-        """round(m * count), half up, as every count in mixing.py."""
+        """round(m * count), half up, as every count of the training mix."""
         return round_half_up(self.pool_factor * count)
 
     def choose(self, vectors: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
