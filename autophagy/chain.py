@@ -18,9 +18,8 @@ import numpy as np
 from autophagy import checkpoint, mitigations, mixing, samples, seeding
 from autophagy.backends.base import Backend
 from autophagy.grid import Cell
+from autophagy.rows import TIMINGS
 from autophagy.samples import Samples, SampleStore
-
-TIMINGS = ("seconds_build", "seconds_finetune", "seconds_sample", "seconds_evaluate", "seconds_checkpoint")
 
 
 class DataError(ValueError):

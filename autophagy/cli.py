@@ -12,12 +12,12 @@ import json
 import sys
 from pathlib import Path
 
-from autophagy import config, grid, preflight, rows
+from autophagy import config, grid, preflight, rows, sweepfile
 
 
 def _load(args) -> config.SweepConfig:
     """The sweep, validated, and preflighted: its data, pool and weights checked (preflight.py)."""
-    cfg = config.load(args.sweep, config.parse_set(args.set))
+    cfg = sweepfile.load(args.sweep, sweepfile.parse_set(args.set))
     preflight.check(cfg, args.sweep)
     return cfg
 

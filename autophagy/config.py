@@ -1,63 +1,85 @@
-"""The sweep file: YAML in, a frozen, typed, validated `SweepConfig` out.
+"""The sweep config: frozen, typed sections on pydantic. Reading a sweep file is sweepfile.py's.
 
-Every section is a frozen dataclass. Loading is strict: an unknown key, a wrong type or an
-out-of-range value raises `ConfigError` naming the file and the dotted field. The backend's own
-`model:` section is validated against the dataclass the backend registers (see `backends/`).
+Every section is a frozen model that refuses unknown keys and converts nothing (strict: "3" is not
+an integer, `true` is not 1; an integer is a number). A range is a constraint on its field
+(`Field(ge=1)`), and the field's `description`, where it has one, is the note its out-of-range
+message adds in brackets; a rule over several fields is a model validator that calls `check`.
+`parse` raises the first problem as one `ConfigError` line naming the dotted field
+(`finetune.steps: must be positive`), to which sweepfile.py prefixes the file. The backend's own
+`model:` section is the `ModelSection` its backend registers (backends/__init__.py).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional, TypeVar
 
-import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SerializeAsAny, ValidationError, model_validator
 
 
 class ConfigError(ValueError):
     """A sweep file (or a --set override) is malformed; the message names the file and field."""
 
 
-def _fail(where: str, message: str) -> typing.NoReturn:
-    raise ConfigError(f"{where}: {message}")
-
-
-def _check(ok: bool, where: str, message: str) -> None:
+def check(ok: bool, field: str, message: str) -> None:
+    """In a section's validator: refuse unless `ok`, naming `field` within the section."""
     if not ok:
-        _fail(where, message)
+        raise ConfigError(f"{field}: {message}")
+
+
+T = TypeVar("T")
+# A YAML list, held as a tuple: a frozen section holds nothing mutable.
+TupleOf = Annotated[tuple[T, ...], BeforeValidator(lambda v: tuple(v) if isinstance(v, list) else v)]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_means_defaults(cls, raw: Any) -> Any:
+        return {} if raw is None else raw  # `finetune:` with nothing under it
+
+
+class ModelSection(Section):
+    """A backend's `model:` section (backends/*/config.py). Light: validating a sweep imports it."""
+
+    def metric_names(self, cfg=None) -> tuple[str, ...]:
+        """Every metric the backend's `evaluate` returns, in order (the first is the default collapse
+        metric); `cfg` is the whole SweepConfig, as columns may depend on other sections."""
+        raise NotImplementedError
+
+    def check_sweep(self, cfg) -> None:
+        """Rules between this section and the rest of the sweep `cfg`; none by default."""
 
 
 # ---------------------------------------------------------------------------------- sections
 
 
-@dataclass(frozen=True)
-class DataConfig:
+class DataConfig(Section):
     path: Optional[str] = None  # where the backend reads real images; digits ships its own
-    holdout: int = 500  # real images kept out of every training set, for evaluation
+    holdout: int = Field(500, gt=0)  # real images kept out of every training set, for evaluation
     # Off-target evaluation (Bohacek & Farid: prompts never retrained degrade too): class ids that
     # no chain ever trains on (its real images and samples use the other classes), but that every
     # generation samples and scores in `offtarget_*` columns. The base model still knows them.
-    eval_only_classes: tuple[int, ...] = ()
+    eval_only_classes: TupleOf[int] = ()
 
-    def validate(self, where: str) -> None:
-        _check(self.holdout > 0, f"{where}.holdout", "must be positive")
-        _check(all(c >= 0 for c in self.eval_only_classes), f"{where}.eval_only_classes", "class ids must be >= 0")
-        _check(len(set(self.eval_only_classes)) == len(self.eval_only_classes), f"{where}.eval_only_classes",
-               f"duplicate class ids in {list(self.eval_only_classes)}")
+    @model_validator(mode="after")
+    def _classes(self):
+        check(all(c >= 0 for c in self.eval_only_classes), "eval_only_classes", "class ids must be >= 0")
+        check(len(set(self.eval_only_classes)) == len(self.eval_only_classes), "eval_only_classes",
+              f"duplicate class ids in {list(self.eval_only_classes)}")
+        return self
 
 
-@dataclass(frozen=True)
-class MetricsConfig:
+class MetricsConfig(Section):
     """Parameters of the per-generation metrics (autophagy/metrics/)."""
 
-    entropy_k: int = 5  # Kozachenko-Leonenko neighbour; Shi et al.'s public code uses 5
-    memorization_threshold: float = 1 / 3  # nearest < threshold x second-nearest training distance: a copy
+    entropy_k: int = Field(5, ge=1)  # Kozachenko-Leonenko neighbour; Shi et al.'s public code uses 5
+    # nearest < threshold x second-nearest training distance: a copy
+    memorization_threshold: float = Field(1 / 3, gt=0, le=1)
     # Pairwise distances per class beyond this many samples are computed on a seeded subsample of
     # it (pairs grow as n^2: 1000 samples are 499,500 pairs, about 10 ms at 64 pixels).
-    pairwise_max: int = 1000
+    pairwise_max: int = Field(1000, ge=2, description="a pair")
     # The feature space of FID/KID/precision/recall, feature entropy, the generalization score and
     # the selections' `features` space (digits, ddpm): an MLP classifier trained on the real pool
     # (needs labels), torch-fidelity's Inception-v3 pool3 from `inception_weights` (a local .pth),
@@ -66,107 +88,85 @@ class MetricsConfig:
     inception_weights: Optional[str] = None
     dinov2_path: Optional[str] = None
 
-    def validate(self, where: str) -> None:
-        _check(self.features != "inception" or bool(self.inception_weights), f"{where}.inception_weights",
-               "metrics.features=inception needs the local weights file (weights-inception-2015-12-05-6726825d.pth)")
-        _check(self.features != "dinov2" or bool(self.dinov2_path), f"{where}.dinov2_path",
-               "metrics.features=dinov2 needs a local Dinov2Model directory (save_pretrained)")
-        _check(self.entropy_k >= 1, f"{where}.entropy_k", "must be >= 1")
-        _check(0 < self.memorization_threshold <= 1, f"{where}.memorization_threshold", "must be in (0, 1]")
-        _check(self.pairwise_max >= 2, f"{where}.pairwise_max", "must be >= 2 (a pair)")
+    @model_validator(mode="after")
+    def _weights_given(self):
+        check(self.features != "inception" or bool(self.inception_weights), "inception_weights",
+              "metrics.features=inception needs the local weights file (weights-inception-2015-12-05-6726825d.pth)")
+        check(self.features != "dinov2" or bool(self.dinov2_path), "dinov2_path",
+              "metrics.features=dinov2 needs a local Dinov2Model directory (save_pretrained)")
+        return self
 
 
-@dataclass(frozen=True)
-class FinetuneConfig:
-    steps: int = 100
-    batch_size: int = 64
-    lr: float = 2e-4
-    weight_decay: float = 0.0
-    lora_rank: int = 8  # 0 means a full finetune
+class FinetuneConfig(Section):
+    steps: int = Field(100, gt=0)
+    batch_size: int = Field(64, gt=0)
+    lr: float = Field(2e-4, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    lora_rank: int = Field(8, ge=0, description="0 = full finetune")
     lora_alpha: Optional[float] = None  # None: equal to the rank (scale 1)
-    cond_drop: float = 0.1  # share of training labels replaced by the null class (enables CFG)
+    cond_drop: float = Field(0.1, ge=0, lt=1)  # share of training labels replaced by the null class (enables CFG)
     # What generation g starts from: the last generation's model, the base (pretrained) model, or
     # fresh random weights drawn from the generation's train seed (scratch: Shi et al.)
     init: Literal["previous", "base", "scratch"] = "previous"
 
-    def validate(self, where: str) -> None:
-        _check(self.steps > 0, f"{where}.steps", "must be positive")
-        _check(self.batch_size > 0, f"{where}.batch_size", "must be positive")
-        _check(self.lr > 0, f"{where}.lr", "must be positive")
-        _check(self.weight_decay >= 0, f"{where}.weight_decay", "must be >= 0")
-        _check(self.lora_rank >= 0, f"{where}.lora_rank", "must be >= 0 (0 = full finetune)")
-        _check(0 <= self.cond_drop < 1, f"{where}.cond_drop", "must be in [0, 1)")
-        _check(self.init != "scratch" or self.lora_rank == 0, f"{where}.lora_rank",
-               "must be 0 with init: scratch (a fresh model trains every weight)")
+    @model_validator(mode="after")
+    def _scratch_is_full(self):
+        check(self.init != "scratch" or self.lora_rank == 0, "lora_rank",
+              "must be 0 with init: scratch (a fresh model trains every weight)")
+        return self
 
 
-@dataclass(frozen=True)
-class SamplingConfig:
-    steps: int = 20
-    cfg_scale: float = 2.0  # 1.0 = plain conditional sampling; at the first sampling step if scheduled
+class SamplingConfig(Section):
+    steps: int = Field(20, gt=0)
+    cfg_scale: float = Field(2.0, ge=0)  # 1.0 = plain conditional sampling; at the first sampling step if scheduled
     # How the CFG scale moves over the sampling steps, from cfg_scale at the first (noisiest) step
     # to cfg_end at the last: constant (cfg_end unused), linear, or cosine (half a cosine period).
     cfg_schedule: Literal["constant", "linear", "cosine"] = "constant"
-    cfg_end: float = 1.0
-
-    def validate(self, where: str) -> None:
-        _check(self.steps > 0, f"{where}.steps", "must be positive")
-        _check(self.cfg_scale >= 0, f"{where}.cfg_scale", "must be >= 0")
-        _check(self.cfg_end >= 0, f"{where}.cfg_end", "must be >= 0")
+    cfg_end: float = Field(1.0, ge=0)
 
 
-@dataclass(frozen=True)
-class CollapseConfig:
+class CollapseConfig(Section):
     """When a chain counts as collapsed; re-appliable afterwards by the analysis."""
 
     metric: Optional[str] = None  # None: the backend's first metric (digits: fid, gmm: kl)
     mode: Literal["relative", "absolute"] = "relative"  # relative: threshold x generation 0's value
     threshold: float = 2.0
     direction: Literal["up", "down"] = "up"  # up: larger is worse (FID); down: smaller is worse
-    persist: int = 1  # consecutive generations the criterion must hold
+    persist: int = Field(1, ge=1)  # consecutive generations the criterion must hold
     diverged_is_collapse: bool = True
     # What a relative threshold multiplies: the chain's own generation-0 value, or the value of the
     # control chain (ratio 0, same seed and series) at the same generation, so that the drift of
     # finetuning on real images alone (demo: FID +28 % after one generation) is not counted as damage.
     reference: Literal["generation0", "control"] = "generation0"
 
-    def validate(self, where: str) -> None:
-        _check(self.persist >= 1, f"{where}.persist", "must be >= 1")
-        if self.mode == "relative":
-            _check(self.threshold > 0, f"{where}.threshold", "must be positive in relative mode")
-        _check(self.reference == "generation0" or self.mode == "relative", f"{where}.reference",
-               "control compares with the ratio-0 chain's value, which only mode: relative uses")
+    @model_validator(mode="after")
+    def _relative(self):
+        check(self.mode != "relative" or self.threshold > 0, "threshold", "must be positive in relative mode")
+        check(self.reference == "generation0" or self.mode == "relative", "reference",
+              "control compares with the ratio-0 chain's value, which only mode: relative uses")
+        return self
 
 
-@dataclass(frozen=True)
-class SearchConfig:
+class SearchConfig(Section):
     """Which chains run: exactly the listed grid, or the grid as round 0 of an adaptive refinement
     of the ratio axis around each series' collapse threshold (orchestrator/search.py)."""
 
     method: Literal["grid", "threshold"] = "grid"
-    target_width: float = 0.05  # threshold: a series is done once its 95 % interval is narrower
-    max_chains: int = 200  # threshold: chains over all rounds, the listed grid included
-    per_round: int = 2  # threshold: new ratios per series per round, each with every grid.seed
-
-    def validate(self, where: str) -> None:
-        _check(0 < self.target_width <= 1, f"{where}.target_width", "must be in (0, 1] (a width of ratios)")
-        _check(self.max_chains >= 1, f"{where}.max_chains", "must be >= 1")
-        _check(self.per_round >= 1, f"{where}.per_round", "must be >= 1")
+    # threshold: a series is done once its 95 % interval is narrower
+    target_width: float = Field(0.05, gt=0, le=1, description="a width of ratios")
+    max_chains: int = Field(200, ge=1)  # threshold: chains over all rounds, the listed grid included
+    per_round: int = Field(2, ge=1)  # threshold: new ratios per series per round, each with every grid.seed
 
 
-@dataclass(frozen=True)
-class ResourcesConfig:
-    cpus: float = 1.0  # per chain
-    gpus: float = 0.0  # per chain, a fraction packs several chains on one GPU (logical only)
-    max_concurrent: Optional[int] = None  # None: as many as the resources allow
+class ResourcesConfig(Section):
+    cpus: float = Field(1.0, gt=0)  # per chain
+    gpus: float = Field(0.0, ge=0)  # per chain, a fraction packs several chains on one GPU (logical only)
+    max_concurrent: Optional[int] = Field(None, gt=0)  # None: as many as the resources allow
 
-    def validate(self, where: str) -> None:
-        _check(self.cpus > 0, f"{where}.cpus", "must be positive")
-        _check(self.gpus >= 0, f"{where}.gpus", "must be >= 0")
-        _check(self.gpus <= 1 or self.gpus == int(self.gpus), f"{where}.gpus",
-               "above 1 must be a whole number of GPUs")
-        if self.max_concurrent is not None:
-            _check(self.max_concurrent > 0, f"{where}.max_concurrent", "must be positive")
+    @model_validator(mode="after")
+    def _whole_gpus(self):
+        check(self.gpus <= 1 or self.gpus == int(self.gpus), "gpus", "above 1 must be a whole number of GPUs")
+        return self
 
 
 # Parameters of the mitigations (autophagy/mitigations/), one sub-section each; used only by
@@ -174,28 +174,22 @@ class ResourcesConfig:
 # (`mitigation_params.healing.after: [2, 3]`).
 
 
-@dataclass(frozen=True)
-class RedifineConfig:
+class RedifineConfig(Section):
     """ReDiFine (Yoon et al., arXiv 2407.17493): condition-drop finetuning plus a decaying CFG scale.
     The paper's values were not found (docs/papers.md); these defaults are our choice."""
 
     # 0.2, the top of the 0.1-0.2 range usually quoted: twice the baseline's finetune.cond_drop,
     # so that the drop itself differs from the plain loop and is not a no-op.
-    cond_drop: float = 0.2
+    cond_drop: float = Field(0.2, ge=0, lt=1)
     # cosine from sampling.cfg_scale down to 1: the early, coarse steps (class identity, layout)
     # stay guided almost as strongly as the baseline, and the late, detail steps are left to the
     # plain conditional model, where a high scale adds the high-frequency artifacts Yoon et al.
     # blame for collapse. 1, not below: w < 1 pushes samples away from their class.
     cfg_schedule: Literal["constant", "linear", "cosine"] = "cosine"
-    cfg_end: float = 1.0
-
-    def validate(self, where: str) -> None:
-        _check(0 <= self.cond_drop < 1, f"{where}.cond_drop", "must be in [0, 1)")
-        _check(self.cfg_end >= 0, f"{where}.cfg_end", "must be >= 0")
+    cfg_end: float = Field(1.0, ge=0)
 
 
-@dataclass(frozen=True)
-class AccumulateConfig:
+class AccumulateConfig(Section):
     """`accumulate` (fixed N): over which sources its synthetic share is split."""
 
     # false: generations 0..g-1 only; true: the chain's real images count as one more source, so at
@@ -204,53 +198,39 @@ class AccumulateConfig:
     real_as_source: bool = False
 
 
-@dataclass(frozen=True)
-class GreedyConfig:
+class GreedyConfig(Section):
     """Greedy Selection (Shi et al., arXiv 2509.16499): farthest-point choice of the synthetic share."""
 
-    pool_factor: float = 2.0  # m: each generation samples round(m*N) candidates; the paper uses 2 or 5
+    # m: each generation samples round(m*N) candidates; the paper uses 2 or 5
+    pool_factor: float = Field(2.0, ge=1, description="1 keeps every candidate")
     # pixels, not the backend's features: the digits features are the evaluation classifier's,
     # the space FID is measured in, and selecting there would optimise the yardstick itself.
     space: Literal["pixels", "features"] = "pixels"
 
-    def validate(self, where: str) -> None:
-        _check(self.pool_factor >= 1, f"{where}.pool_factor", "must be >= 1 (1 keeps every candidate)")
 
-
-@dataclass(frozen=True)
-class ThresholdDecayConfig:
+class ThresholdDecayConfig(Section):
     """Threshold Decay Filter (Shi et al., arXiv 2509.16499): accept candidates farther than tau from
     every accepted one, tau *= decay after each pass."""
 
-    pool_factor: float = 2.0
+    pool_factor: float = Field(2.0, ge=1, description="1 keeps every candidate")
     space: Literal["pixels", "features"] = "pixels"
     # None: the median pairwise distance of the candidate pool. The public code's fixed tau0 (2000
     # on CIFAR pixels, 60 on DINOv2 features) has no meaning at another scale; the median starts
     # strict (a first pass accepts a few spread-out candidates) and needs no tuning per backend.
-    tau0: Optional[float] = None
-    decay: float = 0.95  # the public code's value (0.8 for features under accumulate)
-
-    def validate(self, where: str) -> None:
-        _check(self.pool_factor >= 1, f"{where}.pool_factor", "must be >= 1 (1 keeps every candidate)")
-        _check(self.tau0 is None or self.tau0 > 0, f"{where}.tau0", "must be positive (or null: from the pool)")
-        _check(0 < self.decay < 1, f"{where}.decay", "must be in (0, 1)")
+    tau0: Optional[float] = Field(None, gt=0, description="or null: from the pool")
+    decay: float = Field(0.95, gt=0, lt=1)  # the public code's value (0.8 for features under accumulate)
 
 
-@dataclass(frozen=True)
-class HealingConfig:
+class HealingConfig(Section):
     """Healing (Bohacek & Farid, arXiv 2311.12202): after generation `after`, `generations` generations
     train on real images only; then the loop resumes at its ratio."""
 
-    after: int = 3  # h: at the demo's 6 generations, 3 poisoned then 3 healing
-    generations: int = 3  # k
-
-    def validate(self, where: str) -> None:
-        _check(self.after >= 1, f"{where}.after", "must be >= 1 (at least one generation on synthetic data)")
-        _check(self.generations >= 1, f"{where}.generations", "must be >= 1")
+    # h: at the demo's 6 generations, 3 poisoned then 3 healing
+    after: int = Field(3, ge=1, description="at least one generation on synthetic data")
+    generations: int = Field(3, ge=1)  # k
 
 
-@dataclass(frozen=True)
-class MitigationParams:
+class MitigationParams(Section):
     accumulate: AccumulateConfig = AccumulateConfig()
     redifine: RedifineConfig = RedifineConfig()
     greedy: GreedyConfig = GreedyConfig()
@@ -265,15 +245,14 @@ NOT_AN_AXIS = ("name", "backend", "model", "grid", "search", "collapse", "resour
                "checkpoint_interval_s", "checkpoint_keep", "loggers")
 
 
-@dataclass(frozen=True)
-class SweepConfig:
+class SweepConfig(Section):
     name: str
     backend: str
-    generations: int
-    images_per_generation: int
-    grid: dict = field(default_factory=dict)  # axis -> tuple of values (ratio, seed, mitigation, ...)
+    generations: int = Field(ge=1)
+    images_per_generation: int = Field(ge=2)
+    grid: dict = {}  # axis -> tuple of values (ratio, seed, mitigation, ...); sweepfile.py checks them
     data: DataConfig = DataConfig()
-    model: Any = None  # the backend's own ModelConfig dataclass
+    model: SerializeAsAny[Optional[ModelSection]] = None  # the backend's own section, validated first
     # How `ratio` reads: share = the synthetic share of a training set of N (Bohacek & Farid);
     # bertrand = all N real images plus round(ratio*N) synthetic ones (Bertrand et al. 2024's lambda).
     mixing: Literal["share", "bertrand"] = "share"
@@ -284,123 +263,105 @@ class SweepConfig:
     search: SearchConfig = SearchConfig()
     collapse: CollapseConfig = CollapseConfig()
     resources: ResourcesConfig = ResourcesConfig()
-    retries: int = 2  # per chain, each resuming from its last checkpoint
+    retries: int = Field(2, ge=0)  # per chain, each resuming from its last checkpoint
     # A chain is checkpointed (and its rows written) after a generation that ends at least this
     # long after its last checkpoint, and after its last generation: every generation whenever
     # generations take longer (digits, SD); several at once for millisecond ones (gmm), whose
     # per-generation checkpoints would cost more than the generations. A retry redoes at most this.
-    checkpoint_interval_s: float = 2.0
+    checkpoint_interval_s: float = Field(2.0, ge=0, description="0: every generation")
     # Checkpoints kept per chain: the last K, and never one a --resume could still need
     # (orchestrator/retention.py). A checkpoint holds model state and sample references only, so
     # K bounds a chain's checkpoint storage at any generation.
-    checkpoint_keep: int = 2
+    checkpoint_keep: int = Field(2, ge=1, description="the latest checkpoint is what a retry resumes")
     # Experiment trackers that also get every generation's metrics, one run per chain with its axes
     # as parameters (orchestrator/trackers.py); [] = the Parquet rows only.
-    loggers: tuple[Literal["tensorboard", "mlflow", "wandb"], ...] = ()
+    loggers: TupleOf[Literal["tensorboard", "mlflow", "wandb"]] = ()
 
-    def validate(self, where: str) -> None:
-        _check(bool(self.name) and "/" not in self.name, "name", "must be a non-empty name without '/'")
-        _check(self.generations >= 1, "generations", "must be >= 1")
-        _check(self.images_per_generation >= 2, "images_per_generation", "must be >= 2")
-        _check(self.retries >= 0, "retries", "must be >= 0")
-        _check(self.checkpoint_interval_s >= 0, "checkpoint_interval_s", "must be >= 0 (0: every generation)")
-        _check(len(set(self.loggers)) == len(self.loggers), "loggers", f"duplicate names in {list(self.loggers)}")
-        _check(self.checkpoint_keep >= 1, "checkpoint_keep", "must be >= 1 (the latest checkpoint is what a retry resumes)")
-        names = self.grid.get("mitigation") if isinstance(self.grid, dict) else None
+    @model_validator(mode="after")
+    def _across_sections(self):
+        check(bool(self.name) and "/" not in self.name, "name", "must be a non-empty name without '/'")
+        check(len(set(self.loggers)) == len(self.loggers), "loggers", f"duplicate names in {list(self.loggers)}")
+        names = self.grid.get("mitigation")
         healing = isinstance(names, (list, tuple)) and any("healing" in str(m).split("+") for m in names)
-        _check(not healing or self.mitigation_params.healing.after < self.generations,
-               "mitigation_params.healing.after",
-               f"must be < generations={self.generations}, or the healing chains never heal")
+        check(not healing or self.mitigation_params.healing.after < self.generations, "mitigation_params.healing.after",
+              f"must be < generations={self.generations}, or the healing chains never heal")
+        self.model.check_sweep(self)
+        metrics = self.model.metric_names(self)
+        check(self.collapse.metric is None or self.collapse.metric in metrics, "collapse.metric",
+              f"{self.collapse.metric!r} is not a metric of backend {self.backend} (its metrics: {', '.join(metrics)})")
+        return self
 
     def to_dict(self) -> dict:
-        return _plain(dataclasses.asdict(self))
+        """Plain lists and mappings, as yaml.safe_dump and JSON take them."""
+        return self.model_dump(mode="json")
 
 
-def _plain(value: Any) -> Any:
-    """Tuples to lists, recursively, so that yaml.safe_dump and JSON accept the result."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
+# ---------------------------------------------------------------------------------- validating
 
 
-# ---------------------------------------------------------------------------------- building
+def parse(cls: type[Section], raw: Any, where: str = "") -> Any:
+    """`raw` validated into section `cls`; its first problem as one ConfigError line naming the
+    dotted field, below `where` (the section's own place in the sweep, e.g. "model")."""
+    try:
+        return cls.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(_describe(cls, err.errors()[0], where)) from None
 
 
-def build(cls: type, raw: Any, where: str) -> Any:
-    """Build dataclass `cls` from a mapping, strictly: unknown keys and wrong types fail."""
-    label = where.rstrip(".") or "the sweep"
-    if not isinstance(raw, dict):
-        _fail(label, f"expected a mapping, got {type(raw).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(raw) - set(names))
-    if unknown:
-        _fail(f"{where}{unknown[0]}", f"unknown key (allowed here: {', '.join(names)})")
-    kwargs = {}
-    for f in dataclasses.fields(cls):
-        if f.name in raw:
-            kwargs[f.name] = _coerce(hints[f.name], raw[f.name], f"{where}{f.name}")
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            _fail(f"{where}{f.name}", "missing (required)")
-    obj = cls(**kwargs)
-    if hasattr(obj, "validate"):
-        obj.validate(where.rstrip("."))
-    return obj
+_EXPECTED = {"int_type": "an integer", "float_type": "a number", "bool_type": "true/false",
+             "string_type": "a string", "tuple_type": "a list"}
+_BOUNDS = ("greater_than", "greater_than_equal", "less_than", "less_than_equal")
 
 
-def _coerce(tp: Any, value: Any, where: str) -> Any:
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if tp is Any:
-        return value
-    if origin in (Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        inner = [a for a in args if a is not type(None)]
-        return _coerce(inner[0], value, where)
-    if origin is Literal:
-        _check(value in args, where, f"must be one of {', '.join(map(repr, args))}, got {value!r}")
-        return value
-    if dataclasses.is_dataclass(tp):
-        return build(tp, {} if value is None else value, f"{where}.")
-    if tp is bool:
-        _check(isinstance(value, bool), where, f"expected true/false, got {value!r}")
-        return value
-    if tp is int:
-        _check(isinstance(value, int) and not isinstance(value, bool), where, f"expected an integer, got {value!r}")
-        return value
-    if tp is float:
-        _check(isinstance(value, (int, float)) and not isinstance(value, bool), where, f"expected a number, got {value!r}")
-        return float(value)
-    if tp is str:
-        _check(isinstance(value, str), where, f"expected a string, got {value!r}")
-        return value
-    if tp is dict or origin is dict:
-        _check(isinstance(value, dict), where, f"expected a mapping, got {type(value).__name__}")
-        return value
-    if origin is tuple:
-        _check(isinstance(value, (list, tuple)), where, f"expected a list, got {value!r}")
-        return tuple(_coerce(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
-    raise TypeError(f"unsupported config type {tp} at {where}")
+def _describe(cls: type[Section], error: dict, where: str) -> str:
+    """One pydantic error in this module's words: `finetune.steps: must be positive`."""
+    path, owner, parent, field = where, cls, None, None
+    for part in error["loc"]:
+        if isinstance(part, int):
+            path += f"[{part}]"
+            continue
+        path = f"{path}.{part}" if path else part
+        parent, field = owner, owner.model_fields.get(part) if owner else None
+        owner = field.annotation if field and isinstance(field.annotation, type) and issubclass(
+            field.annotation, Section) else None
+    kind, value = error["type"], error.get("input")
+    if kind in ("value_error", "assertion_error"):  # a validator's check() names its field itself
+        message = str(error["ctx"]["error"])
+        return f"{path}.{message}" if path else message
+    if kind in _EXPECTED:
+        message = f"expected {_EXPECTED[kind]}, got {value!r}"
+    elif kind in ("model_type", "dict_type"):
+        message = f"expected a mapping, got {type(value).__name__}"
+    elif kind == "literal_error":  # pydantic lists them as 'a', 'b' or 'c'
+        message = f"must be one of {error['ctx']['expected'].replace(' or ', ', ')}, got {value!r}"
+    elif kind == "missing":
+        message = "missing (required)"
+    elif kind == "extra_forbidden":
+        message = f"unknown key (allowed here: {', '.join(parent.model_fields)})"
+    elif kind in _BOUNDS and field is not None:
+        message = _range(field)
+    else:
+        message = error["msg"]
+    return f"{path or 'the sweep'}: {message}"
 
 
-# ---------------------------------------------------------------------------------- loading
+def _range(field) -> str:
+    """`must be positive`, `must be >= 1 (a pair)`, `must be in [0, 1)`: the field's own bounds."""
+    limits = {name: getattr(m, name) for m in field.metadata for name in ("gt", "ge", "lt", "le") if hasattr(m, name)}
+    low = next(((b, limits[k]) for k, b in (("gt", "("), ("ge", "[")) if k in limits), None)
+    high = next(((b, limits[k]) for k, b in (("lt", ")"), ("le", "]")) if k in limits), None)
+    if low and high:
+        text = f"must be in {low[0]}{low[1]:g}, {high[1]:g}{high[0]}"
+    elif limits == {"gt": 0}:
+        text = "must be positive"
+    elif low:
+        text = f"must be {'>' if low[0] == '(' else '>='} {low[1]:g}"
+    else:
+        text = f"must be {'<' if high[0] == ')' else '<='} {high[1]:g}"
+    return f"{text} ({field.description})" if field.description else text
 
 
-def parse_set(items: list[str] | None) -> dict[str, Any]:
-    """`--set KEY=VALUE` pairs; VALUE is YAML (`--set 'grid.seed=[0, 1]'`)."""
-    out = {}
-    for item in items or []:
-        if "=" not in item:
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
-        key, text = item.split("=", 1)
-        try:
-            out[key.strip()] = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            raise ConfigError(f"--set {key}: value is not valid YAML ({err})") from None
-    return out
+# ---------------------------------------------------------------------------------- overriding
 
 
 def set_dotted(raw: dict, key: str, value: Any, where: str, *, must_exist: bool) -> None:
@@ -411,91 +372,13 @@ def set_dotted(raw: dict, key: str, value: Any, where: str, *, must_exist: bool)
     node = raw
     for part in parts[:-1]:
         if must_exist and part not in node:
-            _fail(where, f"unknown key {key!r}")
+            raise ConfigError(f"{where}: unknown key {key!r}")
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
-            _fail(where, f"{key!r} does not name a field inside a section")
+            raise ConfigError(f"{where}: {key!r} does not name a field inside a section")
     if must_exist and parts[-1] not in node:
-        _fail(where, f"unknown key {key!r}")
+        raise ConfigError(f"{where}: unknown key {key!r}")
     node[parts[-1]] = value
-
-
-def load_yaml(path: str | Path) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: sweep file not found")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: the sweep file must be a mapping of fields")
-    return raw
-
-
-def from_dict(raw: dict, source: str = "<sweep>", overrides: dict | None = None) -> SweepConfig:
-    """Validate a raw mapping (plus dotted overrides) into a SweepConfig; errors name `source`."""
-    from autophagy import backends, grid  # late: both import this module
-
-    raw = _plain(raw)
-    for key, value in (overrides or {}).items():
-        known = _defaults_tree(raw)
-        try:
-            set_dotted(known, key, value, f"--set {key}", must_exist=not key.startswith("grid."))
-        except ConfigError as err:
-            raise ConfigError(f"{source}: {err}") from None
-        set_dotted(raw, key, value, key, must_exist=False)
-    try:
-        backend_name = raw.get("backend")
-        _check(isinstance(backend_name, str), "backend", "missing (required): one of " + ", ".join(backends.names()))
-        _check(backend_name in backends.names(), "backend",
-               f"unknown backend {backend_name!r} (known: {', '.join(backends.names())})")
-        model_cls = backends.model_config_class(backend_name)
-        raw = dict(raw, model=build(model_cls, raw.get("model") or {}, "model."))
-        cfg = build(SweepConfig, raw, "")
-        cfg = dataclasses.replace(cfg, grid=grid.validate_axes(cfg))
-        _check_search(cfg)
-        metrics = cfg.model.metric_names(cfg)
-        if cfg.collapse.metric is None:
-            cfg = dataclasses.replace(cfg, collapse=dataclasses.replace(cfg.collapse, metric=metrics[0]))
-        _check(cfg.collapse.metric in metrics, "collapse.metric",
-               f"{cfg.collapse.metric!r} is not a metric of backend {backend_name} (its metrics: {', '.join(metrics)})")
-    except ConfigError as err:
-        raise ConfigError(f"{source}: {err}") from None
-    return cfg
-
-
-def _check_search(cfg: SweepConfig) -> None:
-    """What the search and the control reference need of the grid."""
-    control = cfg.collapse.reference == "control"
-    if cfg.search.method == "grid":
-        _check(not control or 0.0 in cfg.grid["ratio"], "grid.ratio",
-               "collapse.reference: control needs ratio 0 in the grid (the all-real control chains)")
-        return
-    n_listed = len(cfg.grid["ratio"]) + (control and 0.0 not in cfg.grid["ratio"])
-    for axis, values in cfg.grid.items():
-        n_listed *= len(values) if axis != "ratio" else 1
-    _check(cfg.search.max_chains >= n_listed, "search.max_chains",
-           f"{cfg.search.max_chains} is fewer than the {n_listed} chains of the listed grid (round 0)")
-
-
-def load(path: str | Path, overrides: dict | None = None) -> SweepConfig:
-    return from_dict(load_yaml(path), str(path), overrides)
-
-
-def _defaults_tree(raw: dict) -> dict:
-    """The full key tree (defaults filled) so that --set can refuse keys that do not exist."""
-    from autophagy import backends
-
-    tree = {f.name: None for f in dataclasses.fields(SweepConfig)}
-    for f in dataclasses.fields(SweepConfig):
-        if dataclasses.is_dataclass(f.default):
-            tree[f.name] = _plain(dataclasses.asdict(f.default))
-    name = raw.get("backend")
-    if name in backends.names():
-        tree["model"] = _plain(dataclasses.asdict(backends.model_config_class(name)()))
-    tree["grid"] = dict(raw.get("grid") or {})
-    return tree
 
 
 def with_overrides(cfg: SweepConfig, overrides: dict[str, Any]) -> SweepConfig:
@@ -503,11 +386,5 @@ def with_overrides(cfg: SweepConfig, overrides: dict[str, Any]) -> SweepConfig:
     raw = cfg.to_dict()
     for key, value in overrides.items():
         set_dotted(raw, key, value, key, must_exist=True)
-    model_cls = type(cfg.model)
-    raw["model"] = build(model_cls, raw["model"], "model.")
-    raw["grid"] = cfg.grid
-    return build(SweepConfig, raw, "")
-
-
-def dump(cfg: SweepConfig, path: Path) -> None:
-    path.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    model = parse(type(cfg.model), raw["model"], "model")
+    return parse(SweepConfig, {**raw, "model": model, "grid": cfg.grid})

@@ -80,16 +80,15 @@ def _check_value(cfg: SweepConfig, axis: str, value: Any, where: str) -> Any:
         return value
     if axis.split(".")[0] in NOT_AN_AXIS:
         raise ConfigError(f"grid.{axis}: {axis!r} shapes the whole sweep and cannot be a grid axis")
+    if isinstance(value, (dict, list)):
+        raise ConfigError(f"grid.{axis}: an axis must name a single field, not a section")
     try:
-        cell_cfg = with_overrides(cfg, {axis: value})
+        leaf = with_overrides(cfg, {axis: value}).to_dict()
     except ConfigError as err:
         raise ConfigError(f"{where}: {err}") from None
-    leaf = cell_cfg.to_dict()
     for part in axis.split("."):
         leaf = leaf[part]
-    if isinstance(leaf, (dict, list)):
-        raise ConfigError(f"grid.{axis}: an axis must name a single field, not a section")
-    return leaf
+    return leaf  # as the field holds it (an integer given for a float: the float)
 
 
 def chain_id(values: dict[str, Any]) -> str:
@@ -118,7 +117,5 @@ def cell_config(cfg: SweepConfig, cell: Cell) -> SweepConfig:
     """The sweep config as this chain sees it: extra axis values applied, then what its mitigation
     changes in the config (ReDiFine's condition drop and CFG schedule), so that the backend is
     built from the config its chain runs."""
-    from autophagy import mitigations
-
     cfg = with_overrides(cfg, dict(cell.extra)) if cell.extra else cfg
     return mitigations.parse(cell.mitigation, cfg.mitigation_params).configure(cfg)

@@ -19,21 +19,15 @@ randomness comes from `select_rng` (the `select` stream).
 
 from __future__ import annotations
 
-import math
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import Callable, Optional
 
 import numpy as np
 
-from autophagy.samples import Samples
-
-if TYPE_CHECKING:  # only a type here: the policy module itself rounds with round_half_up
-    from autophagy.mitigations.policy import Policy
+from autophagy.counts import round_half_up
+from autophagy.mitigations.policy import Policy
+from autophagy.samples import Samples, flat_pixels
 
 MIXINGS = ("share", "bertrand")
-
-
-def round_half_up(x: float) -> int:
-    return int(math.floor(x + 0.5))
 
 
 def mix_counts(ratio: float, n: int, mixing: str = "share") -> tuple[int, int]:
@@ -48,11 +42,6 @@ def split_evenly(total: int, parts: int) -> list[int]:
     """`total` over `parts` in equal shares; the remainder goes to the last parts (the most recent)."""
     base, extra = divmod(total, parts)
     return [base + (1 if i >= parts - extra else 0) for i in range(parts)]
-
-
-def flat_pixels(x: np.ndarray) -> np.ndarray:
-    """The selection space `pixels`: each sample as one float vector."""
-    return np.asarray(x, dtype=np.float32).reshape(len(x), -1)
 
 
 def build_training_set(

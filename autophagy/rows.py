@@ -36,12 +36,12 @@ KEY = ["chain_id", "generation"]
 # live one may be another attempt's (a driver or node lost while its trial still runs).
 STALE_S = 60.0
 STATUSES = ("ok", "diverged", "failed")
+# Wall time of each step of a generation (chain.py), in seconds.
+TIMINGS = ("seconds_build", "seconds_finetune", "seconds_sample", "seconds_evaluate", "seconds_checkpoint")
 
 
 def schema(cfg) -> pa.Schema:
     """The columns of every row of this sweep, fixed before any chain runs."""
-    from autophagy.chain import TIMINGS
-
     def arrow_type(values) -> pa.DataType:
         return pa.array(list(values)).type
 

@@ -42,6 +42,12 @@ class Samples:
         return Samples(np.concatenate([p.x for p in parts]), np.concatenate([p.y for p in parts]))
 
 
+def flat_pixels(x: np.ndarray) -> np.ndarray:
+    """Each sample as one float32 vector: the selections' space `pixels`, and a backend's
+    `features` unless it has its own."""
+    return np.asarray(x, dtype=np.float32).reshape(len(x), -1)
+
+
 class SampleStore:
     """One chain's samples on disk, each generation written once: DIR/samples/<chain_id>/genGGG.safetensors
     (arrays `x`, `y`; the sha256 of their bytes in the safetensors header). A checkpoint then holds

@@ -14,9 +14,10 @@ import time
 import torch
 from threadpoolctl import threadpool_limits
 
-from autophagy import config, grid
+from autophagy import grid, sweepfile
 from autophagy.backends import backend_class
-from autophagy.chain import Chain, TIMINGS
+from autophagy.chain import Chain
+from autophagy.rows import TIMINGS
 
 
 def main() -> None:
@@ -28,7 +29,7 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     threadpool_limits(args.threads)  # numpy's BLAS too, as Ray does for a chain (OMP_NUM_THREADS = its CPUs)
-    cfg = config.load(args.sweep)
+    cfg = sweepfile.load(args.sweep)
     cell = next(c for c in grid.cells(cfg) if c.ratio == args.ratio and c.mitigation == args.mitigation)
     cls = backend_class(cfg.backend)
     start = time.perf_counter()

@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--tiny", action="store_true", help="tiny pipeline at 16 px: runs anywhere in seconds")
     p.add_argument("--json", help="also write the result here")
     args = p.parse_args(argv)
-    from autophagy import config
+    from autophagy import sweepfile
     from autophagy.backends.stable_diffusion.backend import StableDiffusionBackend
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> dict:
         tmp = Path(tmp)
         start = time.perf_counter()
         model_dir = build_pipeline(tmp, args.tiny)
-        cfg = config.from_dict({
+        cfg = sweepfile.from_dict({
             "name": "sd-bench", "backend": "stable-diffusion", "generations": 1, "images_per_generation": n,
             "grid": {"ratio": [1.0]}, "data": {"path": str(write_images(tmp / "data", 2 * n, resolution)), "holdout": n},
             "model": {"path": str(model_dir), "resolution": resolution, "mixed_precision": "fp16",

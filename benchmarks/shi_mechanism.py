@@ -28,9 +28,9 @@ N = "images_per_generation"
 def load(rows: Path) -> pd.DataFrame:
     """The ok rows up to the last generation every chain reached (all of them once the sweep is
     done; a page rebuilt mid-sweep compares like with like and says so)."""
-    from autophagy import config, grid
+    from autophagy import grid, sweepfile
 
-    cfg = config.load(rows / "config.yaml")
+    cfg = sweepfile.load(rows / "config.yaml")
     df = pd.read_parquet(rows / "metrics")
     df = df[df.status == "ok"]
     common = int(df.groupby("chain_id").generation.max().min())

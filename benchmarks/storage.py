@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from threadpoolctl import threadpool_limits
 
-from autophagy import config, grid
+from autophagy import grid, sweepfile
 from autophagy.backends import backend_class
 from autophagy.chain import Chain
 from autophagy.orchestrator import assets
@@ -65,7 +65,7 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(1)
     threadpool_limits(1)
-    cfg = config.load(args.sweep, {**config.parse_set(args.set), "generations": args.generations, "grid.ratio": [1.0]})
+    cfg = sweepfile.load(args.sweep, {**sweepfile.parse_set(args.set), "generations": args.generations, "grid.ratio": [1.0]})
     cached = assets._read(assets.cache_dir() / assets.asset_id(cfg))
     shared = cached if cached is not None else backend_class(cfg.backend).prepare(cfg)
     with tempfile.TemporaryDirectory(prefix="autophagy-storage-") as tmp:

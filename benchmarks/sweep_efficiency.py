@@ -33,8 +33,8 @@ from pathlib import Path
 import pandas as pd
 import ray
 
-from autophagy import config, grid, rows
-from autophagy.chain import TIMINGS
+from autophagy import grid, rows, sweepfile
+from autophagy.rows import TIMINGS
 from autophagy.orchestrator import assets, sweep
 
 
@@ -45,10 +45,10 @@ def main() -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray instance")
     args = p.parse_args()
-    overrides = config.parse_set(args.set)
+    overrides = sweepfile.parse_set(args.set)
     if args.seeds:
         overrides["grid.seed"] = list(range(args.seeds))
-    cfg = config.load(args.sweep, overrides)
+    cfg = sweepfile.load(args.sweep, overrides)
     chains = len(grid.cells(cfg))
     ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)
     assets.load_or_prepare(cfg, log=lambda m: None)  # cached: the clock measures the sweep only

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from autophagy import config, grid
+from autophagy import grid, sweepfile
 from autophagy.analysis.refine import decide
 from autophagy.analysis.threshold import threshold, threshold_estimate, width
 from autophagy.analysis.time_to_collapse import time_to_collapse
@@ -81,7 +81,7 @@ def main() -> None:
     parser.add_argument("--targets", type=float, nargs="+", default=[0.2, 0.15, 0.1, 0.075, 0.05])
     parser.add_argument("--cache", type=Path, default=Path("/tmp/autophagy_gmm_outcomes.json"))
     args = parser.parse_args()
-    cfg = config.load(ROOT / "sweeps" / "smoke.yaml", SETTINGS)
+    cfg = sweepfile.load(ROOT / "sweeps" / "smoke.yaml", SETTINGS)
     outcomes = Outcomes(cfg, args.cache)
     start = time.time()
     dense = np.linspace(0, 1, 65)

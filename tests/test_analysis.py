@@ -13,7 +13,7 @@ from autophagy.analysis.threshold import collapse_thresholds
 from autophagy.analysis.time_to_collapse import time_to_collapse
 from autophagy.config import CollapseConfig
 
-FID_DOUBLES = CollapseConfig("fid", "relative", 2.0, "up")
+FID_DOUBLES = CollapseConfig(metric="fid", mode="relative", threshold=2.0, direction="up")
 AXES = ["ratio", "seed", "mitigation"]
 
 
@@ -52,7 +52,7 @@ def test_diverged_chain_both_ways():
     rows = frame(chain(1.0, 0, [10, 12, math.nan], statuses=["ok", "ok", "diverged"]))
     collapse = time_to_collapse(rows, FID_DOUBLES, 5).iloc[0]
     assert (collapse.time_to_collapse, collapse.collapsed, collapse.diverged, collapse.complete) == (2, True, True, False)
-    censor = time_to_collapse(rows, CollapseConfig("fid", diverged_is_collapse=False), 5).iloc[0]
+    censor = time_to_collapse(rows, CollapseConfig(metric="fid", diverged_is_collapse=False), 5).iloc[0]
     assert (censor.time_to_collapse, censor.censored, censor.diverged) == (2, True, True)
 
 
@@ -73,7 +73,7 @@ def test_extra_axes_are_carried_and_rows_beyond_g_ignored():
 
 def test_unknown_metric_and_empty_rows():
     with pytest.raises(ValueError, match="unknown metric column 'recall'.*fid"):
-        time_to_collapse(frame(chain(0.0, 0, [1, 2])), CollapseConfig("recall"), 1)
+        time_to_collapse(frame(chain(0.0, 0, [1, 2])), CollapseConfig(metric="recall"), 1)
     empty = time_to_collapse(pd.DataFrame(columns=["chain_id", "generation"]), FID_DOUBLES, 3)
     assert empty.empty and "time_to_collapse" in empty.columns and "mitigation" in empty.columns
 
@@ -251,7 +251,7 @@ def test_figures_draw_extra_axes_and_diverged_chains(tmp_path):
 # --------------------------------------------------------------------------- reference: control
 
 
-CONTROL = CollapseConfig("fid", "relative", 2.0, "up", reference="control")
+CONTROL = CollapseConfig(metric="fid", threshold=2.0, reference="control")
 
 
 def test_control_reference_discounts_the_drift_of_real_only_finetuning():
@@ -291,8 +291,8 @@ def test_control_reference_pairs_by_seed_and_series_and_censors_without_a_contro
 ])
 def test_relative_criterion_on_a_zero_or_infinite_reference_is_refused(values, reference, word):
     rows = frame(chain(0.0, 0, values), chain(1.0, 0, [0.5, 1.0, 2.0])).rename(columns={"fid": "kid"})
-    criterion = CollapseConfig("kid", "relative", 2.0, "up", reference=reference)
+    criterion = CollapseConfig(metric="kid", mode="relative", threshold=2.0, direction="up", reference=reference)
     with pytest.raises(ValueError, match=rf"kid is .* {word}.*absolute threshold"):
         time_to_collapse(rows, criterion, 2, AXES)
-    absolute = CollapseConfig("kid", "absolute", 1.0, "up")
+    absolute = CollapseConfig(metric="kid", mode="absolute", threshold=1.0, direction="up")
     assert len(time_to_collapse(rows, absolute, 2, AXES)) == 2  # an absolute one is fine

@@ -115,10 +115,12 @@ def test_failed_row_is_no_observation():
 
 
 def test_parse_relative_and_absolute():
-    assert parse_criterion("fid>=2x") == CollapseConfig("fid", "relative", 2.0, "up", 1, True)
+    assert parse_criterion("fid>=2x") == CollapseConfig(metric="fid", mode="relative", threshold=2.0, direction="up",
+                                                         persist=1, diverged_is_collapse=True)
     assert parse_criterion(" recall<=0.3:persist=2:diverged=censor ") == CollapseConfig(
-        "recall", "absolute", 0.3, "down", 2, False)
-    assert parse_criterion("loglik<=-5.5") == CollapseConfig("loglik", "absolute", -5.5, "down")
+        metric="recall", mode="absolute", threshold=0.3, direction="down", persist=2, diverged_is_collapse=False)
+    assert parse_criterion("loglik<=-5.5") == CollapseConfig(metric="loglik", mode="absolute", threshold=-5.5,
+                                                              direction="down")
 
 
 @pytest.mark.parametrize("text", ["fid>=2x", "recall<=0.5x:persist=3", "kl>=1.5:diverged=censor",

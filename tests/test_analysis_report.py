@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from autophagy import config, grid, grids, rows
+from autophagy import grid, grids, rows, sweepfile
 from autophagy.analysis.report import build_report, summary_text
 
 G = 4
@@ -21,11 +21,11 @@ def make_run(tmp_path, write=True, skip=(), stop_early=None, **collapse):
     kl rise 0.5 per generation from 0.1 (kl >= 1 from generation 2); everything else stays at 0.1.
     Chains are named `none/1.0/s0` here: `skip` are left unstarted, `stop_early` maps a name to
     the last generation written. Returns (config, {name: chain_id})."""
-    cfg = config.from_dict({
+    cfg = sweepfile.from_dict({
         "name": "t", "backend": "gmm", "generations": G, "images_per_generation": 10,
         "grid": {"ratio": [0.0, 0.5, 1.0], "seed": [0, 1], "mitigation": ["none", "accumulate"]},
         "collapse": {"metric": "kl", "mode": "absolute", "threshold": 1.0, "direction": "up", **collapse}})
-    config.dump(cfg, tmp_path / "config.yaml")
+    sweepfile.dump(cfg, tmp_path / "config.yaml")
     schema = rows.schema(cfg)
     ids = {f"{c.mitigation}/{c.ratio}/s{c.seed}": c.chain_id for c in grid.cells(cfg)}
     for name, cell in zip(ids, grid.cells(cfg)) if write else []:

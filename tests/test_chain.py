@@ -5,11 +5,11 @@ import math
 import numpy as np
 import pytest
 
-from autophagy import config, grid
+from autophagy import grid, sweepfile
 from autophagy.backends import backend_class
 from autophagy.chain import Chain, DataError
 
-CFG = config.from_dict({
+CFG = sweepfile.from_dict({
     "name": "t", "backend": "gmm", "generations": 4, "images_per_generation": 30,
     "grid": {"ratio": [0.5, 1.0], "seed": [0, 1], "mitigation": ["none", "accumulate"]},
 })
@@ -80,14 +80,14 @@ def test_non_finite_loss_marks_the_chain_diverged(monkeypatch):
 
 
 def test_too_many_images_for_the_real_pool_is_a_clear_error():
-    cfg = config.from_dict({**CFG.to_dict(), "images_per_generation": 5000})
+    cfg = sweepfile.from_dict({**CFG.to_dict(), "images_per_generation": 5000})
     with pytest.raises(DataError, match="images_per_generation=5000 but the real training pool holds only 2000"):
         _chain(grid.cells(cfg)[0], cfg)
 
 
 def test_gmm_loses_variance_on_its_own_samples():
     """Shumailov et al.: fitted to few of its own samples, a Gaussian mixture loses variance."""
-    cfg = config.from_dict({**CFG.to_dict(), "generations": 30, "images_per_generation": 20,
+    cfg = sweepfile.from_dict({**CFG.to_dict(), "generations": 30, "images_per_generation": 20,
                             "model": {"components": 1}})
     ends = [_run(_chain(c, cfg))[-1]["variance"] for c in grid.cells(cfg) if c.ratio == 1.0 and c.mitigation == "none"]
     start = _run(_chain(grid.cells(cfg)[0], cfg))[0]["variance"]

@@ -1,12 +1,14 @@
 import json
+import pickle
 import subprocess
 import sys
 from pathlib import Path
 
+import pydantic
 import pytest
 import yaml
 
-from autophagy import config, grid
+from autophagy import config, grid, sweepfile
 from autophagy.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,12 +46,12 @@ _DELETE = object()
 
 @pytest.mark.parametrize("sweep", sorted((ROOT / "sweeps").glob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_sweeps_validate(sweep):
-    cfg = config.load(sweep)
+    cfg = sweepfile.load(sweep)
     assert len(grid.cells(cfg)) >= 1
 
 
 def test_good_file_resolves_defaults_and_cells(tmp_path):
-    cfg = config.load(_write(tmp_path, GOOD))
+    cfg = sweepfile.load(_write(tmp_path, GOOD))
     assert cfg.finetune.steps == 100 and cfg.model.components == 2 and cfg.retries == 2
     cells = grid.cells(cfg)
     assert len(cells) == 12 and len({c.chain_id for c in cells}) == 12
@@ -58,16 +60,16 @@ def test_good_file_resolves_defaults_and_cells(tmp_path):
 
 
 def test_chain_ids_are_stable_and_readable(tmp_path):
-    a = [c.chain_id for c in grid.cells(config.load(_write(tmp_path, GOOD)))]
-    b = [c.chain_id for c in grid.cells(config.from_dict(GOOD))]
+    a = [c.chain_id for c in grid.cells(sweepfile.load(_write(tmp_path, GOOD)))]
+    b = [c.chain_id for c in grid.cells(sweepfile.from_dict(GOOD))]
     assert a == b
     assert a[0].startswith("none-r0-s0-")
 
 
 def test_resolved_config_round_trips(tmp_path):
-    cfg = config.load(_write(tmp_path, GOOD))
-    config.dump(cfg, tmp_path / "resolved.yaml")
-    assert config.load(tmp_path / "resolved.yaml") == cfg
+    cfg = sweepfile.load(_write(tmp_path, GOOD))
+    sweepfile.dump(cfg, tmp_path / "resolved.yaml")
+    assert sweepfile.load(tmp_path / "resolved.yaml") == cfg
 
 
 BAD = [
@@ -113,21 +115,21 @@ BAD = [
 def test_bad_sweep_files_are_refused_naming_file_and_field(tmp_path, what, raw, message):
     path = _write(tmp_path, raw)
     with pytest.raises(config.ConfigError) as err:
-        config.load(path)
+        sweepfile.load(path)
     assert str(path) in str(err.value)
     assert message in str(err.value)
 
 
 def test_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(config.ConfigError, match="sweep file not found"):
-        config.load(tmp_path / "nope.yaml")
+        sweepfile.load(tmp_path / "nope.yaml")
 
 
 def test_set_overrides_fields_and_axes(tmp_path):
     path = _write(tmp_path, GOOD)
-    over = config.parse_set(["generations=5", "grid.seed=[3]", "finetune.steps=7",
+    over = sweepfile.parse_set(["generations=5", "grid.seed=[3]", "finetune.steps=7",
                              "grid.sampling.cfg_scale=[1.5, 3]"])
-    cfg = config.load(path, over)
+    cfg = sweepfile.load(path, over)
     assert cfg.generations == 5 and cfg.finetune.steps == 7 and cfg.grid["seed"] == (3,)
     cells = grid.cells(cfg)
     assert len(cells) == 3 * 2 * 2 and {c.values()["sampling.cfg_scale"] for c in cells} == {1.5, 3.0}
@@ -143,7 +145,7 @@ def test_set_overrides_fields_and_axes(tmp_path):
 ])
 def test_bad_set_is_refused(tmp_path, item, message):
     with pytest.raises(config.ConfigError, match=message.replace("[", r"\[")):
-        config.load(_write(tmp_path, GOOD), config.parse_set([item]))
+        sweepfile.load(_write(tmp_path, GOOD), sweepfile.parse_set([item]))
 
 
 def test_cli_validate_json(tmp_path, capsys):
@@ -197,7 +199,7 @@ MITIGATION_BAD = [
 def test_bad_mitigation_parameters_are_refused_naming_the_field(tmp_path, what, raw, message):
     path = _write(tmp_path, raw)
     with pytest.raises(config.ConfigError) as err:
-        config.load(path)
+        sweepfile.load(path)
     assert str(path) in str(err.value) and message in str(err.value)
 
 
@@ -205,14 +207,37 @@ def test_mitigation_parameters_mixing_and_schedules_resolve(tmp_path):
     raw = _with(mixing="bertrand", grid__mitigation=["none", "redifine", "accumulate+greedy", "healing"],
                 mitigation_params__greedy__pool_factor=5, mitigation_params__healing__after=2,
                 sampling__cfg_schedule="linear", **{"grid__mitigation_params.healing.generations": [1, 2]})
-    cfg = config.load(_write(tmp_path, raw))
+    cfg = sweepfile.load(_write(tmp_path, raw))
     assert cfg.mixing == "bertrand" and cfg.mitigation_params.greedy.pool_factor == 5.0
     assert cfg.mitigation_params.healing.after == 2 and cfg.mitigation_params.threshold_decay.tau0 is None
     assert cfg.sampling.cfg_schedule == "linear" and cfg.mitigation_params.redifine.cfg_schedule == "cosine"
     cells = grid.cells(cfg)
     assert {grid.cell_config(cfg, c).mitigation_params.healing.generations for c in cells} == {1, 2}
-    config.dump(cfg, tmp_path / "resolved.yaml")
-    assert config.load(tmp_path / "resolved.yaml") == cfg
-    over = config.parse_set(["mitigation_params.threshold_decay.tau0=12.5", "mixing=share"])
-    again = config.load(_write(tmp_path, raw), over)
+    sweepfile.dump(cfg, tmp_path / "resolved.yaml")
+    assert sweepfile.load(tmp_path / "resolved.yaml") == cfg
+    over = sweepfile.parse_set(["mitigation_params.threshold_decay.tau0=12.5", "mixing=share"])
+    again = sweepfile.load(_write(tmp_path, raw), over)
     assert again.mitigation_params.threshold_decay.tau0 == 12.5 and again.mixing == "share"
+
+
+def test_every_refusal_is_one_line():
+    for _, raw, _ in BAD + MITIGATION_BAD:
+        if isinstance(raw, dict):
+            with pytest.raises(config.ConfigError) as err:
+                sweepfile.from_dict(raw, "sweeps/x.yaml")
+            assert "\n" not in str(err.value) and str(err.value).startswith("sweeps/x.yaml: ")
+
+
+def test_config_is_frozen_pickles_and_compares(tmp_path):
+    cfg = sweepfile.load(_write(tmp_path, GOOD))
+    assert pickle.loads(pickle.dumps(cfg)) == cfg  # Ray ships it to every trial
+    assert hash(cfg.finetune) == hash(sweepfile.from_dict(GOOD).finetune)
+    assert cfg.model_copy(update={"generations": 4}) != cfg
+    with pytest.raises(pydantic.ValidationError):
+        cfg.finetune.steps = 3
+
+
+def test_a_cross_section_rule_holds_for_every_grid_value(tmp_path):
+    raw = _with(**{"grid__metrics.entropy_k": [3, 40]})  # 40 neighbours of 20 images
+    with pytest.raises(config.ConfigError, match=r"grid\.metrics\.entropy_k\[1\]: metrics\.entropy_k: must be below"):
+        sweepfile.load(_write(tmp_path, raw))

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from autophagy import config, preflight
+from autophagy import config, preflight, sweepfile
 from autophagy.backends.ddpm import data, unet
 from autophagy.backends.ddpm.backend import DDPMBackend
 from autophagy.metrics import features
@@ -38,7 +38,7 @@ def make_cfg(path, **sections):
            "sampling": {"steps": 2, "cfg_scale": 1.5}}
     for name, values in sections.items():
         raw[name] = {**raw.get(name, {}), **values} if isinstance(values, dict) else values
-    cfg = config.from_dict(raw)
+    cfg = sweepfile.from_dict(raw)
     preflight.check(cfg, "sweep.yaml")  # what `autophagy validate` runs: the data and the weights
     return cfg
 
@@ -130,7 +130,7 @@ def test_model_and_feature_settings_are_validated_at_load(tmp_path, folder):
 
 
 def test_unet48_of_shi_et_al_is_expressible():
-    m = config.from_dict({"name": "t", "backend": "ddpm", "generations": 1, "images_per_generation": 10,
+    m = sweepfile.from_dict({"name": "t", "backend": "ddpm", "generations": 1, "images_per_generation": 10,
                           "grid": {"ratio": [0.0]}, "data": {"path": None, "holdout": 100},
                           "model": {"resolution": 32, "block_out_channels": [48, 48, 96, 96, 192, 192],
                                     "layers_per_block": 2, "norm_groups": 16, "attention_levels": [4]},

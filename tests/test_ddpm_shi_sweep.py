@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from test_ddpm_backend import write_folder
 
-from autophagy import cli, config, grid
+from autophagy import cli, grid, sweepfile
 
 SWEEP = Path(__file__).parent.parent / "sweeps" / "shi_cifar10.yaml"
 
@@ -23,7 +23,7 @@ def local(tmp_path_factory):
 
 
 def test_shipped_sweep_is_shi_et_al_settings(local):
-    cfg = config.load(SWEEP, config.parse_set(local))
+    cfg = sweepfile.load(SWEEP, sweepfile.parse_set(local))
     m = cfg.model
     assert (m.block_out_channels, m.layers_per_block, m.norm_groups, m.attention_levels) == (
         (48, 48, 96, 96, 192, 192), 2, 16, (4,))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from autophagy import config
+from autophagy import config, sweepfile
 from autophagy.backends.digits import data, fidelity, metrics
 from autophagy.backends.digits.backend import DigitsBackend
 from autophagy.metrics import memorization
@@ -27,7 +27,7 @@ def make_cfg(**sections):
            "data": {"holdout": 200}}
     for name, values in sections.items():
         raw[name] = {**raw.get(name, {}), **values}
-    return config.from_dict(raw)
+    return sweepfile.from_dict(raw)
 
 
 @pytest.fixture(scope="module")

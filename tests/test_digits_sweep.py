@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autophagy import config, grid, grids, rows
+from autophagy import grid, grids, rows, sweepfile
 from autophagy.analysis.report import build_report
 from autophagy.backends.digits.backend import DigitsBackend
 from autophagy.chain import Chain
@@ -25,7 +25,7 @@ VALUES = ["train_loss", "fid", "class_coverage", "n_synthetic"]
 
 @pytest.mark.parametrize("kind", ["raise", "exit", "kill"])
 def test_digits_chain_retried_after_a_fault_equals_an_uninterrupted_one(ray_local, _faults, tmp_path, kind):
-    cfg = config.from_dict(RAW)
+    cfg = sweepfile.from_dict(RAW)
     target = grid.cells(cfg)[1].chain_id
     for old in _faults.parent.glob(_faults.name + ".fired-*"):
         old.unlink()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from autophagy import config, grid, rows
+from autophagy import grid, rows, sweepfile
 from autophagy.backends import backend_class
 from autophagy.chain import Chain
 from autophagy.orchestrator import sweep
@@ -25,7 +25,7 @@ def _cfg(**over):
     # Every generation checkpointed (gmm's take milliseconds: the default would checkpoint a chain once).
     base = {"generations": 4, "grid.seed": [0], "grid.ratio": [0.5, 1.0], "grid.mitigation": ["none"], "retries": 2,
             "checkpoint_interval_s": 0}
-    return config.load(ROOT / "sweeps" / "smoke.yaml", {**base, **over})
+    return sweepfile.load(ROOT / "sweeps" / "smoke.yaml", {**base, **over})
 
 
 def _uninterrupted(cfg) -> pd.DataFrame:
@@ -102,5 +102,5 @@ def test_driver_sigkill_then_resume(_faults, tmp_path):
     assert 8 <= len(partial) < 3 * 13, "the driver was not killed mid-sweep"
     done = subprocess.run(cmd + ["--resume"], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    cfg = config.load(out / "config.yaml")
+    cfg = sweepfile.load(out / "config.yaml")
     _assert_same_as_uninterrupted(cfg, out)

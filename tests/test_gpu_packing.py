@@ -13,12 +13,12 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = textwrap.dedent("""
     import json, sys, threading, time
     import ray
-    from autophagy import config, rows
+    from autophagy import rows, sweepfile
     from autophagy.orchestrator import sweep
 
     out = sys.argv[1]
     ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False)
-    cfg = config.load("sweeps/smoke.yaml", {"generations": 3, "grid.seed": [0, 1], "grid.ratio": [0.5, 1.0],
+    cfg = sweepfile.load("sweeps/smoke.yaml", {"generations": 3, "grid.seed": [0, 1], "grid.ratio": [0.5, 1.0],
                                             "grid.mitigation": ["none"], "resources.cpus": 0.5,
                                             "resources.gpus": 0.25})
     most, bundles, done = 0, set(), False

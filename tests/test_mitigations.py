@@ -3,14 +3,13 @@ naive references, planted duplicates and entropy, every training set's counts an
 ReDiFine's drop rate and CFG schedule, healing's switch at h, and resume equivalence of a chain
 under every mitigation (gmm backend: milliseconds per generation)."""
 
-import dataclasses
 import math
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from autophagy import config, grid, mitigations
+from autophagy import config, grid, mitigations, sweepfile
 from autophagy.backends import backend_class
 from autophagy.chain import Chain
 from autophagy.config import MitigationParams
@@ -293,7 +292,7 @@ def test_condition_drop_rate_is_as_configured():
 def _digits_cfg(mitigation, **sections):
     raw = {"name": "t", "backend": "digits", "generations": 2, "images_per_generation": 20,
            "grid": {"ratio": [1.0], "mitigation": [mitigation]}, **sections}
-    return config.from_dict(raw)
+    return sweepfile.from_dict(raw)
 
 
 def test_redifine_reaches_the_digits_finetune_and_sampler(monkeypatch):
@@ -330,7 +329,7 @@ def test_redifine_reaches_the_digits_finetune_and_sampler(monkeypatch):
 
 
 def test_cfg_scale_and_schedule_are_grid_axes():
-    cfg = config.from_dict({"name": "t", "backend": "gmm", "generations": 1, "images_per_generation": 10,
+    cfg = sweepfile.from_dict({"name": "t", "backend": "gmm", "generations": 1, "images_per_generation": 10,
                             "grid": {"ratio": [1.0], "sampling.cfg_scale": [1.5, 3.0],
                                      "sampling.cfg_schedule": ["constant", "cosine"]}})
     seen = {(grid.cell_config(cfg, c).sampling.cfg_scale, grid.cell_config(cfg, c).sampling.cfg_schedule)
@@ -345,7 +344,7 @@ def _gmm_cfg(**extra):
     raw = {"name": "t", "backend": "gmm", "generations": 4, "images_per_generation": 30,
            "grid": {"ratio": [0.5, 1.0], "seed": [3], "mitigation": NAMES},
            "mitigation_params": {"healing": {"after": 1, "generations": 2}}, **extra}
-    return config.from_dict(raw)
+    return sweepfile.from_dict(raw)
 
 
 CFG = _gmm_cfg()
@@ -431,7 +430,7 @@ def test_bertrand_chain_keeps_every_real_image():
 
 
 def test_finetune_init_base_refits_from_scratch_on_gmm():
-    cfg = dataclasses.replace(CFG, finetune=dataclasses.replace(CFG.finetune, init="base"))
+    cfg = CFG.model_copy(update={"finetune": CFG.finetune.model_copy(update={"init": "base"})})
     backend = backend_class("gmm")(cfg, {})
     pool, _ = backend.real_data()
     backend.finetune(pool.take(np.arange(0, 100)), seed=1)
@@ -448,11 +447,11 @@ def test_results_page_from_a_small_gmm_run(tmp_path):
     from autophagy import rows as rows_io
     from autophagy.analysis import results_page
 
-    cfg = config.from_dict({"name": "t", "backend": "gmm", "generations": 3, "images_per_generation": 30,
+    cfg = sweepfile.from_dict({"name": "t", "backend": "gmm", "generations": 3, "images_per_generation": 30,
                             "grid": {"ratio": [0.0, 1.0], "seed": [0, 1], "mitigation": ["none", "accumulate", "healing"]},
                             "mitigation_params": {"healing": {"after": 1, "generations": 2}},
                             "collapse": {"metric": "kl", "mode": "absolute", "threshold": 0.3}})
-    config.dump(cfg, tmp_path / "config.yaml")
+    sweepfile.dump(cfg, tmp_path / "config.yaml")
     schema = rows_io.schema(cfg)
     for cell in grid.cells(cfg):
         chain = _chain(cell, cfg)

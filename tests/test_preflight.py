@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import yaml
 
-from autophagy import config, rows
+from autophagy import config, rows, sweepfile
 from autophagy.cli import main
 from autophagy.orchestrator import sweep
 
@@ -71,10 +71,10 @@ def test_run_is_refused_before_anything_is_written(tmp_path, capsys):
 
 
 def test_a_run_refused_after_ray_starts_blocks_no_rerun(ray_local, tmp_path):
-    cfg = config.from_dict({**GMM, "resources": {"cpus": 64}})
+    cfg = sweepfile.from_dict({**GMM, "resources": {"cpus": 64}})
     with pytest.raises(config.ConfigError, match="resources.cpus: 64 per chain"):
         sweep.run(cfg, tmp_path / "run", progress=False)
-    fixed = config.from_dict(GMM)
+    fixed = sweepfile.from_dict(GMM)
     sweep.run(fixed, tmp_path / "run", progress=False)  # the same command with the fix, no --resume
-    assert config.load(tmp_path / "run" / "config.yaml") == fixed
+    assert sweepfile.load(tmp_path / "run" / "config.yaml") == fixed
     assert len(rows.read_rows(tmp_path / "run")) == fixed.generations + 1

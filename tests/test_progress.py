@@ -3,7 +3,7 @@
 from pathlib import Path
 from types import SimpleNamespace
 
-from autophagy import config
+from autophagy import sweepfile
 from autophagy.orchestrator import progress
 from autophagy.orchestrator.progress import Progress, duration, status_line
 
@@ -30,7 +30,7 @@ def test_status_line_with_elapsed_and_eta():
 
 def test_a_log_gets_a_line_every_5_percent_not_every_generation(capsys, monkeypatch):
     monkeypatch.setattr(progress, "EVERY_S", 3600.0)  # only the 5 % steps, not the clock
-    cfg = config.load(SMOKE, {"generations": 40, "grid.ratio": [0.0, 0.5, 1.0], "grid.seed": [0],
+    cfg = sweepfile.load(SMOKE, {"generations": 40, "grid.ratio": [0.0, 0.5, 1.0], "grid.seed": [0],
                               "grid.mitigation": ["none"]})
     cells = {f"c{i}": {"chain_id": f"c{i}"} for i in range(3)}
     callback = Progress(Path("unused"), cfg, cells)
@@ -67,7 +67,7 @@ def test_a_terminal_gets_one_line_redrawn_in_place_and_the_eta_skips_the_start(m
     monkeypatch.setattr(progress.time, "monotonic", lambda: next(clock))
     terminal = _Terminal()
     monkeypatch.setattr(progress.sys, "stderr", terminal)
-    cfg = config.load(SMOKE, {"generations": 3, "grid.ratio": [0.0], "grid.seed": [0], "grid.mitigation": ["none"]})
+    cfg = sweepfile.load(SMOKE, {"generations": 3, "grid.ratio": [0.0], "grid.seed": [0], "grid.mitigation": ["none"]})
     callback = Progress(Path("unused"), cfg, {"c0": {"chain_id": "c0"}})
     callback.setup()  # t = 0; the first generation arrives at t = 40, then one a second
     trial = SimpleNamespace(config={"chain": "c0"}, last_result={})

@@ -19,7 +19,7 @@ from ray.train._internal.session import _TrainingResult
 from ray.tune import Checkpoint, CheckpointConfig
 from ray.tune.trainable.metadata import _TrainingRunMetadata
 
-from autophagy import config, grid, rows
+from autophagy import grid, rows, sweepfile
 from autophagy.orchestrator import retention
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,7 +107,7 @@ def test_driver_sigkilled_at_20_random_moments_resumes_every_time(tmp_path):
     finally:
         head.stop()
 
-    cfg = config.load(out / "config.yaml")
+    cfg = sweepfile.load(out / "config.yaml")
     got = rows.read_rows(out)
     want = _uninterrupted(cfg)
     assert not got.duplicated(rows.KEY).any() and (got.status == "ok").all()

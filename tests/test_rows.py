@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow.dataset as ds
 import pytest
 
-from autophagy import config, grid, rows
+from autophagy import grid, rows, sweepfile
 from autophagy.orchestrator import sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def _cfg(**over):
     base = {"generations": 4, "grid.seed": [0], "grid.ratio": [1.0], "grid.mitigation": ["none"],
             "checkpoint_interval_s": 0}
-    return config.load(ROOT / "sweeps" / "smoke.yaml", {**base, **over})
+    return sweepfile.load(ROOT / "sweeps" / "smoke.yaml", {**base, **over})
 
 
 def _row(cell, g, loss=1.0):

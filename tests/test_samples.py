@@ -5,12 +5,12 @@ mitigation), and restore reads them back, refusing files that are not the ones i
 import numpy as np
 import pytest
 
-from autophagy import checkpoint, config, grid
+from autophagy import checkpoint, grid, sweepfile
 from autophagy.backends import backend_class
 from autophagy.chain import Chain
 from autophagy.samples import Samples, SampleStore
 
-CFG = config.from_dict({
+CFG = sweepfile.from_dict({
     "name": "t", "backend": "gmm", "generations": 6, "images_per_generation": 30,
     "grid": {"ratio": [1.0], "seed": [0],
              "mitigation": ["none", "accumulate", "greedy", "threshold_decay", "healing", "accumulate+greedy"]},

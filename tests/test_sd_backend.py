@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from autophagy import config, grid, rows
+from autophagy import grid, rows, sweepfile
 from autophagy.backends.stable_diffusion import random_weights
 from autophagy.config import ConfigError
 
@@ -82,7 +82,7 @@ def make_cfg(tiny, **sections):
            "resources": {"cpus": 1}}
     for name, values in sections.items():
         raw[name] = {**raw.get(name, {}), **values} if isinstance(values, dict) else values
-    return config.from_dict(raw)
+    return sweepfile.from_dict(raw)
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from autophagy import config, rows
+from autophagy import config, rows, sweepfile
 from autophagy.analysis.report import build_report, summary_text
-from autophagy.mixing import round_half_up
+from autophagy.counts import round_half_up
 from autophagy.orchestrator import sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,7 +23,7 @@ SETS = {"generations": 4, "grid.ratio": [0.0, 0.5, 1.0], "grid.seed": [0, 1, 2],
 
 
 def _cfg(**over):
-    return config.load(ROOT / "sweeps" / "smoke.yaml", {**SETS, **over})
+    return sweepfile.load(ROOT / "sweeps" / "smoke.yaml", {**SETS, **over})
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def searched(ray_local, tmp_path_factory):
 
 
 def test_rounds_add_new_training_mixes_with_every_seed(searched):
-    cfg = config.load(searched / "config.yaml")
+    cfg = sweepfile.load(searched / "config.yaml")
     log = json.loads((searched / "search.json").read_text())
     got = rows.read_rows(searched)
     assert not got.duplicated(rows.KEY).any()

@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from autophagy import checkpoint, config, grid, rows
+from autophagy import checkpoint, config, grid, rows, sweepfile
 from autophagy.orchestrator import sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def smoke(ray_local, tmp_path_factory):
     # checkpoint_interval_s: an hour, so each chain is checkpointed once, after its last generation.
-    cfg = config.load(ROOT / "sweeps" / "smoke.yaml", {"generations": 3, "grid.seed": [0], "checkpoint_interval_s": 3600})
+    cfg = sweepfile.load(ROOT / "sweeps" / "smoke.yaml", {"generations": 3, "grid.seed": [0], "checkpoint_interval_s": 3600})
     out = tmp_path_factory.mktemp("smoke") / "run"
     results = sweep.run(cfg, out, progress=False)
     return cfg, out, results
@@ -57,7 +57,7 @@ def test_schema(smoke):
 
 def test_resolved_config_written(smoke):
     cfg, out, _ = smoke
-    assert config.load(out / "config.yaml") == cfg
+    assert sweepfile.load(out / "config.yaml") == cfg
 
 
 def test_rows_match_a_chain_run_without_ray(smoke):
@@ -85,7 +85,7 @@ def test_second_run_without_resume_is_refused(smoke):
 
 def test_resume_with_other_config_is_refused(smoke):
     cfg, out, _ = smoke
-    other = config.from_dict({**cfg.to_dict(), "generations": 9})
+    other = sweepfile.from_dict({**cfg.to_dict(), "generations": 9})
     with pytest.raises(config.ConfigError, match="fields generations differ"):
         sweep.run(other, out, resume=True, progress=False)
 

@@ -12,7 +12,7 @@ from autophagy.analysis.phase_boundary import phase_boundary
 from autophagy.analysis.refine import next_ratios
 from autophagy.analysis.threshold import (collapse_thresholds, confidence_set, nested_pvalue, threshold,
                                           threshold_estimate)
-from autophagy.mixing import round_half_up
+from autophagy.counts import round_half_up
 
 ROOT = Path(__file__).resolve().parents[1]
 AXES = ["ratio", "seed", "mitigation"]

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from autophagy import config, preflight
+from autophagy import preflight, sweepfile
 from autophagy.config import ConfigError
 from autophagy.orchestrator import sweep
 
@@ -20,7 +20,7 @@ WANDB = ["wandb"] if importlib.util.find_spec("wandb") else []
 def tracked(ray_local, tmp_path_factory):
     # An hour between checkpoints: each chain's 4 generations arrive in one Tune report, which the
     # trackers must still log as 4 steps.
-    cfg = config.load(SMOKE, {"generations": 3, "grid.ratio": [0.0, 1.0], "grid.seed": [0], "grid.mitigation": ["none"],
+    cfg = sweepfile.load(SMOKE, {"generations": 3, "grid.ratio": [0.0, 1.0], "grid.seed": [0], "grid.mitigation": ["none"],
                               "checkpoint_interval_s": 3600, "loggers": ["tensorboard", "mlflow", *WANDB]})
     out = tmp_path_factory.mktemp("trackers") / "run"
     results = sweep.run(cfg, out, progress=False)
@@ -97,15 +97,15 @@ def test_a_resumed_sweep_continues_each_chains_mlflow_run(tmp_path, monkeypatch)
 
 def test_an_unknown_logger_is_refused_naming_the_file_and_field():
     with pytest.raises(ConfigError, match=r"smoke\.yaml: loggers\[1\]: must be one of 'tensorboard', 'mlflow', 'wandb'"):
-        config.load(SMOKE, {"loggers": ["mlflow", "neptune"]})
+        sweepfile.load(SMOKE, {"loggers": ["mlflow", "neptune"]})
     with pytest.raises(ConfigError, match=r"smoke\.yaml: loggers: duplicate names"):
-        config.load(SMOKE, {"loggers": ["mlflow", "mlflow"]})
+        sweepfile.load(SMOKE, {"loggers": ["mlflow", "mlflow"]})
     with pytest.raises(ConfigError, match=r"smoke\.yaml: grid\.loggers: 'loggers' shapes the whole sweep and cannot be a grid axis"):
-        config.load(SMOKE, {"grid.loggers": [["mlflow"], []]})
+        sweepfile.load(SMOKE, {"grid.loggers": [["mlflow"], []]})
 
 
 def test_a_logger_not_installed_is_refused_before_ray_starts(monkeypatch):
-    cfg = config.load(SMOKE, {"loggers": ["wandb"]})
+    cfg = sweepfile.load(SMOKE, {"loggers": ["wandb"]})
     monkeypatch.setitem(preflight.TRACKER_MODULES, "wandb", ("autophagy_no_such_module", "'autophagy[wandb]'"))
     with pytest.raises(ConfigError, match=r"smoke\.yaml: loggers\[0\]: wandb is not installed \(pip install 'autophagy\[wandb\]'\)"):
         preflight.check(cfg, str(SMOKE))

@@ -8,19 +8,17 @@ every axis but seed and ratio (one line in a plot of something against ratio).
 
 from __future__ import annotations
 
-import dataclasses
-
 import pandas as pd
 
-from autophagy.config import CORE_AXES, NOT_AN_AXIS, SweepConfig
+from autophagy.config import CORE_AXES, NOT_AN_AXIS, Section, SweepConfig
 
 # Columns the chain loop writes that are neither an axis nor something to plot.
 BOOKKEEPING = ("chain_id", "generation", "status", "error", "worker", "n_real", "n_synthetic")
 
 # Top-level scalar fields that could be an axis without a dot in their name (`generations` can't:
 # it shapes every chain's length, but the grid does not forbid it, so keep it here honestly).
-_TOP_LEVEL = tuple(f.name for f in dataclasses.fields(SweepConfig)
-                   if f.name not in NOT_AN_AXIS and not dataclasses.is_dataclass(f.default))
+_TOP_LEVEL = tuple(name for name, f in SweepConfig.model_fields.items()
+                   if name not in NOT_AN_AXIS and not isinstance(f.default, Section))
 
 
 def axis_columns(rows: pd.DataFrame, grid: dict | None = None) -> list[str]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-from autophagy.config import CollapseConfig, ConfigError
+from autophagy.config import CollapseConfig, ConfigError, parse
 
 
 class CriterionError(ConfigError):
@@ -72,12 +72,10 @@ def parse_criterion(text: str, metrics: list[str] | None = None) -> CollapseConf
     if metrics is not None and fields["metric"] not in metrics:
         raise CriterionError(f"collapse criterion {text!r}: unknown metric column {fields['metric']!r} "
                              f"(the rows have: {', '.join(metrics) or 'none'})")
-    criterion = CollapseConfig(**fields)
     try:
-        criterion.validate("criterion")
+        return parse(CollapseConfig, fields, "criterion")
     except ConfigError as err:
         raise CriterionError(f"collapse criterion {text!r}: {err}") from None
-    return criterion
 
 
 def format_criterion(c: CollapseConfig) -> str:

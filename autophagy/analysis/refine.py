@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 
 from autophagy.analysis.threshold import width
-from autophagy.mixing import round_half_up
+from autophagy.counts import round_half_up
 
 
 def decide(t: dict, ran, n: int, target_width: float, per_round: int, room: int) -> tuple[list[float], str]:

@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from autophagy import config
+from autophagy import config, sweepfile
 from autophagy.analysis import report_html as H
 from autophagy.analysis.axes import label, metric_columns
 from autophagy.analysis.criterion import describe_criterion, format_criterion, parse_criterion
@@ -50,7 +50,7 @@ def load_run(out_dir: Path) -> tuple[config.SweepConfig, pd.DataFrame]:
     path = Path(out_dir) / "config.yaml"
     if not path.is_file():
         raise FileNotFoundError(f"{out_dir}: not a sweep directory (no config.yaml)")
-    return config.load(path), read_rows(out_dir)
+    return sweepfile.load(path), read_rows(out_dir)
 
 
 def resolve_criterion(criterion: CollapseConfig | str | None, cfg: config.SweepConfig,

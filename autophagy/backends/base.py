@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from autophagy.mixing import flat_pixels
-from autophagy.samples import Samples
+from autophagy.samples import Samples, flat_pixels
 
 
 class Backend(ABC):

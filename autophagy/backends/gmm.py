@@ -10,31 +10,30 @@ of radius `radius`. Fitting is scikit-learn's EM (`GaussianMixture`, full covari
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
+from pydantic import Field
 
 from autophagy import seeding
 from autophagy.backends.base import Backend
-from autophagy.config import ConfigError, _check
+from autophagy.config import ModelSection, check
 from autophagy.metrics import entropy, memorization
 from autophagy.samples import Samples
 
 
-@dataclass(frozen=True)
-class GMMModelConfig:
-    components: int = 2
+class GMMModelConfig(ModelSection):
+    components: int = Field(2, ge=1)
     radius: float = 4.0
-    std: float = 1.0
-    pool: int = 2000  # real points available for training (the held-out set is data.holdout)
-    em_iterations: int = 100
+    std: float = Field(1.0, gt=0)
+    pool: int = Field(2000, ge=2)  # real points available for training (the held-out set is data.holdout)
+    em_iterations: int = Field(100, ge=1)
+
+    def check_sweep(self, cfg) -> None:
+        check(not cfg.data.eval_only_classes, "data.eval_only_classes", "the gmm backend has no classes to hold out")
+        check(cfg.images_per_generation > cfg.metrics.entropy_k, "metrics.entropy_k",
+              f"must be below images_per_generation={cfg.images_per_generation} "
+              "(the entropy needs k neighbours of every sample)")
 
     def metric_names(self, cfg=None) -> tuple[str, ...]:
-        if cfg is not None and cfg.data.eval_only_classes:
-            raise ConfigError("data.eval_only_classes: the gmm backend has no classes to hold out")
-        if cfg is not None and cfg.images_per_generation <= cfg.metrics.entropy_k:
-            raise ConfigError(f"metrics.entropy_k: must be below images_per_generation={cfg.images_per_generation} "
-                              "(the entropy needs k neighbours of every sample)")
         per_component = tuple(f"variance_c{k}" for k in range(self.components))
         return ("kl", "variance", "loglik", "sample_variance", "entropy_samples", "entropy_train",
                 "generalization_score") + per_component
@@ -43,12 +42,6 @@ class GMMModelConfig:
         """The preflight hook (autophagy/preflight.py): the gmm draws its own real points, so there is
         nothing to load; the training pool holds `pool` of them."""
         return self.pool
-
-    def validate(self, where: str) -> None:
-        _check(self.components >= 1, f"{where}.components", "must be >= 1")
-        _check(self.std > 0, f"{where}.std", "must be positive")
-        _check(self.pool >= 2, f"{where}.pool", "must be >= 2")
-        _check(self.em_iterations >= 1, f"{where}.em_iterations", "must be >= 1")
 
 
 class GMMBackend(Backend):

@@ -20,6 +20,7 @@ and `none` stands alone; every other combination composes (accumulate+greedy+hea
 
 from __future__ import annotations
 
+from autophagy.config import MitigationParams
 from autophagy.mitigations import accumulate, accumulate_all, fresh_data, greedy, healing, none, redifine, threshold_decay
 from autophagy.mitigations.policy import Policy, Selection
 
@@ -44,8 +45,6 @@ def names() -> list[str]:
 def parse(name: str, params=None) -> Policy:
     """`accumulate+greedy` -> the composed Policy, with parameters from `params` (a
     config.MitigationParams; None: the defaults). An unknown or conflicting name raises ValueError."""
-    from autophagy.config import MitigationParams  # late: config imports grid, which imports this
-
     if not isinstance(name, str) or not name:
         raise ValueError(f"a mitigation is a name such as 'none' or 'accumulate', got {name!r}")
     parts = name.split("+")

@@ -6,17 +6,14 @@ cell's mitigation, its parameters (from the sweep's `mitigation_params:`) includ
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Optional
+from typing import Literal, Optional
 
 import numpy as np
 
+from autophagy.config import RedifineConfig
+from autophagy.counts import round_half_up
 from autophagy.mitigations import selection
-from autophagy.mixing import round_half_up
-
-if TYPE_CHECKING:
-    from autophagy.config import RedifineConfig
 
 
 @dataclass(frozen=True)
@@ -30,7 +27,7 @@ class Selection:
     decay: float = 0.95  # threshold_decay only
 
     def candidates(self, count: int) -> int:
-        """round(m * count), half up, as every count in mixing.py."""
+        """round(m * count), half up, as every count of the training mix."""
         return round_half_up(self.pool_factor * count)
 
     def choose(self, vectors: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
@@ -54,7 +51,7 @@ class Policy:
     real_from: Literal["fixed", "fresh"] = "fixed"
     select: Optional[Selection] = None  # None: a uniform random draw of the synthetic share
     heal: Optional[tuple[int, int]] = None  # (h, k): generations h+1..h+k train on real images only
-    redifine: Optional["RedifineConfig"] = None  # ReDiFine's condition drop and CFG schedule; None: the sweep's own
+    redifine: Optional[RedifineConfig] = None  # ReDiFine's condition drop and CFG schedule; None: the sweep's own
 
     def healing(self, generation: int) -> bool:
         if self.heal is None:
@@ -72,6 +69,6 @@ class Policy:
         if self.redifine is None:
             return cfg
         r = self.redifine
-        return dataclasses.replace(
-            cfg, finetune=dataclasses.replace(cfg.finetune, cond_drop=r.cond_drop),
-            sampling=dataclasses.replace(cfg.sampling, cfg_schedule=r.cfg_schedule, cfg_end=r.cfg_end))
+        return cfg.model_copy(update={
+            "finetune": cfg.finetune.model_copy(update={"cond_drop": r.cond_drop}),
+            "sampling": cfg.sampling.model_copy(update={"cfg_schedule": r.cfg_schedule, "cfg_end": r.cfg_end})})

@@ -17,7 +17,7 @@ from pathlib import Path
 import ray
 from ray import tune
 
-from autophagy import config, grid
+from autophagy import grid, sweepfile
 from autophagy.config import ConfigError
 from autophagy.orchestrator import assets, search, trackers, trial
 from autophagy.orchestrator.progress import Progress
@@ -45,7 +45,7 @@ def prepare_out_dir(cfg, out: Path, resume: bool) -> None:
     if saved.exists() and started:
         if not resume:
             raise ConfigError(f"{out}: already holds a sweep; pass --resume to continue it, or choose another --out")
-        old = config.load(saved).to_dict()
+        old = sweepfile.load(saved).to_dict()
         new = cfg.to_dict()
         changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
         if changed:
@@ -53,7 +53,7 @@ def prepare_out_dir(cfg, out: Path, resume: bool) -> None:
                               f"from {saved}); resume with the same sweep file and --set values")
         return
     out.mkdir(parents=True, exist_ok=True)
-    config.dump(cfg, saved)
+    sweepfile.dump(cfg, saved)
 
 
 def init_ray(address: str | None) -> None:

@@ -15,7 +15,6 @@ run repeats exactly; on GPU, cuDNN/cuBLAS reductions and fp16 rounding may diffe
 from __future__ import annotations
 
 import copy
-import dataclasses
 import hashlib
 import math
 from pathlib import Path
@@ -48,7 +47,7 @@ class DDPMBackend(Backend):
     @classmethod
     def asset_key(cls, cfg) -> dict:
         # lora_targets shape only the finetune: changing them must not retrain the base.
-        model = {k: v for k, v in dataclasses.asdict(cfg.model).items() if k != "lora_targets"}
+        model = {k: v for k, v in cfg.model.model_dump().items() if k != "lora_targets"}
         m = cfg.metrics
         return {"model": model, "data.path": cfg.data.path, "data.holdout": cfg.data.holdout,
                 "data.fingerprint": _fingerprint(cfg.data.path), "metrics.features": m.features,

@@ -8,10 +8,11 @@ any training; the data scan is cached per (path, mtime), so a chain's backend re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal, Optional
 
-from autophagy.config import ConfigError
+from pydantic import Field, model_validator
+
+from autophagy.config import ConfigError, ModelSection, TupleOf, check
 
 BETA_SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2")
 # Leaf modules LoRA can wrap: the resnets' convs everywhere, attention projections where
@@ -29,64 +30,86 @@ PIXEL_AND_COPY = (
 CLASSIFIER_VIEW = ("class_agreement", "class_coverage", "class_confidence")  # conditional, features: classifier
 
 
-@dataclass(frozen=True)
-class DDPMModelConfig:
+class DDPMModelConfig(ModelSection):
     # Images are resized once, at load, to resolution x resolution (bicubic; see data.py).
-    resolution: int = 32
+    resolution: int = Field(32, ge=2)
     # UNet48 of Shi et al.: (48, 48, 96, 96, 192, 192), layers_per_block 2, norm_groups 16,
     # attention_levels [4] (their down block 5 and, mirrored, up block 2).
-    block_out_channels: tuple[int, ...] = (32, 64, 64)
-    layers_per_block: int = 2
-    attention_levels: tuple[int, ...] = ()  # 0-based down-block indices with self-attention; up blocks mirror them
-    norm_groups: int = 16  # GroupNorm groups (diffusers' norm_num_groups)
+    block_out_channels: TupleOf[int] = (32, 64, 64)
+    layers_per_block: int = Field(2, ge=1)
+    attention_levels: TupleOf[int] = ()  # 0-based down-block indices with self-attention; up blocks mirror them
+    norm_groups: int = Field(16, gt=0)  # GroupNorm groups (diffusers' norm_num_groups)
     mid_attention: bool = True  # self-attention in the middle block (diffusers' add_attention)
     # DDPM schedule (diffusers DDPMScheduler): Shi et al. use 1000 linear steps, epsilon.
-    train_timesteps: int = 1000
-    beta_schedule: str = "linear"
+    train_timesteps: int = Field(1000, ge=2)
+    beta_schedule: Literal[BETA_SCHEDULES] = "linear"
     beta_start: float = 1e-4
     beta_end: float = 0.02
     prediction_type: Literal["epsilon", "v_prediction", "sample"] = "epsilon"
     sampler: Literal["ddim", "ddpm"] = "ddim"  # with sampling.steps steps (Shi et al.: ddpm, 1000)
     # Optimizer of every training run (pretraining and each generation): AdamW with these betas,
     # linear warm-up then cosine decay to 0 over the run (Shi et al.: 500 warm-up, (0.95, 0.999)).
-    adam_beta1: float = 0.9
-    adam_beta2: float = 0.999
-    warmup_steps: int = 0
+    adam_beta1: float = Field(0.9, ge=0, lt=1)
+    adam_beta2: float = Field(0.999, ge=0, lt=1)
+    warmup_steps: int = Field(0, ge=0)
     lr_schedule: Literal["constant", "cosine"] = "constant"
-    grad_clip: Optional[float] = None  # max gradient norm; null: no clipping (Shi et al.: 1.0)
-    ema_decay: Optional[float] = None  # null: no EMA; else sampling uses the EMA weights
+    # The max gradient norm; null: no clipping (Shi et al.: 1.0).
+    grad_clip: Optional[float] = Field(None, gt=0, description="or null")
+    # null: no EMA; else sampling uses the EMA weights
+    ema_decay: Optional[float] = Field(None, gt=0, lt=1, description="or null")
     mixed_precision: Literal["no", "fp16", "bf16"] = "fp16"  # through accelerate, on GPU only
     # Training length of each generation in epochs over its training set (steps = ceil(epochs x
     # set size / finetune.batch_size), so a growing set or a data-size axis scales it); null:
     # finetune.steps. Shi et al.: 501 epochs at batch 128.
-    epochs: Optional[int] = None
+    epochs: Optional[int] = Field(None, ge=1, description="or null: finetune.steps")
     # false: ignore the data's labels (an unconditional model, as Shi et al.'s CIFAR-10 DDPM).
     conditional: bool = True
     # A base model trained once per sweep on the real pool, which `finetune.init: previous | base`
     # start from; 0 = none (random weights from pretrain_seed), as `init: scratch` needs.
-    pretrain_steps: int = 0
-    pretrain_batch_size: int = 128
-    pretrain_lr: float = 1e-4
-    pretrain_cond_drop: float = 0.1
+    pretrain_steps: int = Field(0, ge=0, description="0: no base model")
+    pretrain_batch_size: int = Field(128, ge=1)
+    pretrain_lr: float = Field(1e-4, gt=0)
+    pretrain_cond_drop: float = Field(0.1, ge=0, lt=1)
     pretrain_seed: int = 0
-    lora_targets: tuple[str, ...] = ("conv1", "conv2")
-    classifier_steps: int = 1500  # metrics.features: classifier
-    classifier_hidden: int = 128
-    min_class_images: int = 5  # fewer in a class (or in a flat folder) is refused at validate
+    lora_targets: TupleOf[Literal[LORA_TARGETS]] = ("conv1", "conv2")
+    classifier_steps: int = Field(1500, ge=1)  # metrics.features: classifier
+    classifier_hidden: int = Field(128, ge=2)
+    min_class_images: int = Field(5, ge=1)  # fewer in a class (or in a flat folder) is refused at validate
+
+    @model_validator(mode="after")
+    def _shape(self):
+        check(1 <= self.levels <= 8, "block_out_channels", "needs 1 to 8 entries")
+        check(self.resolution % 2 ** (self.levels - 1) == 0, "resolution",
+              f"{self.resolution} is not divisible by 2^{self.levels - 1} (each of the "
+              f"{self.levels} levels but the last halves it)")
+        for c in self.block_out_channels:
+            check(c > 0 and c % self.norm_groups == 0, "block_out_channels",
+                  f"{c} is not a positive multiple of norm_groups={self.norm_groups}")
+        check(all(0 <= a < self.levels for a in self.attention_levels), "attention_levels",
+              f"indices must be in 0..{self.levels - 1}, got {list(self.attention_levels)}")
+        check(len(set(self.attention_levels)) == len(self.attention_levels), "attention_levels", "duplicate index")
+        check(0 < self.beta_start < self.beta_end < 1, "beta_start", "needs 0 < beta_start < beta_end < 1")
+        return self
 
     @property
     def levels(self) -> int:
         return len(self.block_out_channels)
+
+    def check_sweep(self, cfg) -> None:
+        check(cfg.images_per_generation > cfg.metrics.entropy_k, "metrics.entropy_k",
+              f"must be below images_per_generation={cfg.images_per_generation} "
+              "(the entropy needs k neighbours of every sample)")
+        check(not cfg.data.eval_only_classes, "data.eval_only_classes", "not supported by the ddpm backend (use digits)")
+        check(cfg.finetune.init == "scratch" or cfg.finetune.lora_rank == 0 or self.pretrain_steps > 0,
+              "finetune.lora_rank", "a LoRA adapter on an untrained base (model.pretrain_steps: 0) learns almost "
+              "nothing; set model.pretrain_steps or finetune.lora_rank: 0")
 
     def metric_names(self, cfg=None) -> tuple[str, ...]:
         """The Parquet columns: from the config alone (the files are preflight's), so that a sweep
         file loads on a machine without its data. The classifier's view of the conditioning needs
         labels, which `metrics.features: classifier` requires (preflight refuses it without)."""
         names = FIDELITY + PIXEL_AND_COPY
-        if cfg is None:
-            return names
-        check_sweep(cfg)
-        return names + CLASSIFIER_VIEW if cfg.metrics.features == "classifier" else names
+        return names + CLASSIFIER_VIEW if cfg is not None and cfg.metrics.features == "classifier" else names
 
     def preflight(self, cfg) -> int:
         """The preflight hook (autophagy/preflight.py), run by `autophagy validate` and `run` for
@@ -104,52 +127,3 @@ class DDPMModelConfig:
             raise ConfigError(f"metrics.features: {cfg.metrics.features} takes 1- or 3-channel images, and "
                               f"data.path={cfg.data.path!r} has {info.channels}; use classifier")
         return info.n - cfg.data.holdout
-
-    def validate(self, where: str) -> None:
-        def check(ok: bool, name: str, message: str) -> None:
-            if not ok:
-                raise ConfigError(f"{where}.{name}: {message}")
-
-        check(self.resolution >= 2, "resolution", "must be >= 2")
-        check(1 <= self.levels <= 8, "block_out_channels", "needs 1 to 8 entries")
-        check(self.resolution % 2 ** (self.levels - 1) == 0, "resolution",
-              f"{self.resolution} is not divisible by 2^{self.levels - 1} (each of the "
-              f"{self.levels} levels but the last halves it)")
-        check(self.norm_groups > 0, "norm_groups", "must be positive")
-        for c in self.block_out_channels:
-            check(c > 0 and c % self.norm_groups == 0, "block_out_channels",
-                  f"{c} is not a positive multiple of norm_groups={self.norm_groups}")
-        check(self.layers_per_block >= 1, "layers_per_block", "must be >= 1")
-        check(all(0 <= a < self.levels for a in self.attention_levels), "attention_levels",
-              f"indices must be in 0..{self.levels - 1}, got {list(self.attention_levels)}")
-        check(len(set(self.attention_levels)) == len(self.attention_levels), "attention_levels", "duplicate index")
-        check(self.train_timesteps >= 2, "train_timesteps", "must be >= 2")
-        check(self.beta_schedule in BETA_SCHEDULES, "beta_schedule",
-              f"must be one of {', '.join(BETA_SCHEDULES)}, got {self.beta_schedule!r}")
-        check(0 < self.beta_start < self.beta_end < 1, "beta_start", "needs 0 < beta_start < beta_end < 1")
-        check(0 <= self.adam_beta1 < 1 and 0 <= self.adam_beta2 < 1, "adam_beta1", "betas must be in [0, 1)")
-        check(self.warmup_steps >= 0, "warmup_steps", "must be >= 0")
-        check(self.grad_clip is None or self.grad_clip > 0, "grad_clip", "must be positive (or null)")
-        check(self.ema_decay is None or 0 < self.ema_decay < 1, "ema_decay", "must be in (0, 1) (or null)")
-        check(self.epochs is None or self.epochs >= 1, "epochs", "must be >= 1 (or null: finetune.steps)")
-        check(self.pretrain_steps >= 0, "pretrain_steps", "must be >= 0 (0: no base model)")
-        check(self.pretrain_batch_size >= 1, "pretrain_batch_size", "must be >= 1")
-        check(self.pretrain_lr > 0, "pretrain_lr", "must be positive")
-        check(0 <= self.pretrain_cond_drop < 1, "pretrain_cond_drop", "must be in [0, 1)")
-        for t in self.lora_targets:
-            check(t in LORA_TARGETS, "lora_targets", f"unknown module {t!r} (known: {', '.join(LORA_TARGETS)})")
-        check(self.classifier_steps >= 1, "classifier_steps", "must be >= 1")
-        check(self.classifier_hidden >= 2, "classifier_hidden", "must be >= 2")
-        check(self.min_class_images >= 1, "min_class_images", "must be >= 1")
-
-
-def check_sweep(cfg) -> None:
-    """Cross-section checks: what the model section allows given the rest of the sweep."""
-    if cfg.images_per_generation <= cfg.metrics.entropy_k:
-        raise ConfigError(f"metrics.entropy_k: must be below images_per_generation={cfg.images_per_generation} "
-                          "(the entropy needs k neighbours of every sample)")
-    if cfg.data.eval_only_classes:
-        raise ConfigError("data.eval_only_classes: not supported by the ddpm backend (use digits)")
-    if cfg.finetune.init != "scratch" and cfg.finetune.lora_rank > 0 and cfg.model.pretrain_steps == 0:
-        raise ConfigError("finetune.lora_rank: a LoRA adapter on an untrained base (model.pretrain_steps: 0) "
-                          "learns almost nothing; set model.pretrain_steps or finetune.lora_rank: 0")

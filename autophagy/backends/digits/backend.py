@@ -14,7 +14,6 @@ repeats exactly; on GPU, cuDNN/cuBLAS reductions may differ in the last bits.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import math
 from pathlib import Path
@@ -44,7 +43,7 @@ class DigitsBackend(Backend):
     @classmethod
     def asset_key(cls, cfg) -> dict:
         # lora_targets shape only the finetune: changing them must not re-pretrain the base.
-        model = {k: v for k, v in dataclasses.asdict(cfg.model).items() if k != "lora_targets"}
+        model = {k: v for k, v in cfg.model.model_dump().items() if k != "lora_targets"}
         key = {"model": model, "data.path": cfg.data.path, "data.holdout": cfg.data.holdout,
                "assets": [BASE, CLASSIFIER, REFERENCE]}  # a cache entry from before the reference was one is stale
         if cfg.data.path is not None and Path(cfg.data.path).is_file():

@@ -3,10 +3,12 @@ this module, and it must not pull in torch (about 2 s)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import Field, model_validator
 
 from autophagy.backends.digits import data
-from autophagy.config import ConfigError
+from autophagy.config import ConfigError, ModelSection, TupleOf, check
 
 # Leaf module names of the conv-only UNet that LoRA can wrap (`unet.py` builds it). Anything else
 # would only fail later, inside peft, with no hint of the config field.
@@ -40,46 +42,55 @@ def eval_only_classes(cfg) -> tuple[int, ...]:
     return held
 
 
-@dataclass(frozen=True)
-class DigitsModelConfig:
+class DigitsModelConfig(ModelSection):
     # (8, 16): 41k parameters, 30 train steps/s at batch 64 on one CPU thread, and after 800
     # pretraining steps as good as (16, 32) after 1500 (FID 8 vs 7, class agreement 0.97 vs 0.97
     # at CFG 1.5) at 1.6x the speed; (32, 64) trains 3.5x slower than (8, 16).
-    channels: tuple[int, ...] = (8, 16)
-    layers_per_block: int = 1
-    norm_groups: int = 4
-    train_timesteps: int = 1000
-    beta_schedule: str = "squaredcos_cap_v2"  # FID 8 at CFG 1.5 after pretraining; "linear" 17
+    channels: TupleOf[int] = (8, 16)
+    layers_per_block: int = Field(1, ge=1)
+    norm_groups: int = Field(4, gt=0)
+    train_timesteps: int = Field(1000, ge=2)
+    beta_schedule: Literal[BETA_SCHEDULES] = "squaredcos_cap_v2"  # FID 8 at CFG 1.5 after pretraining; "linear" 17
     # 800 steps x 128 images: 30-45 s on one thread (plus 4 s for the classifier). A cosine decay of the rate did worse
     # at this budget (FID 34 vs 16 at 600 steps); 1000 steps or lr 4e-3 gained nothing.
-    pretrain_steps: int = 800
-    pretrain_batch_size: int = 128
-    pretrain_lr: float = 2e-3
-    pretrain_cond_drop: float = 0.1  # the base model must know the null class for CFG
+    pretrain_steps: int = Field(800, ge=1)
+    pretrain_batch_size: int = Field(128, ge=1)
+    pretrain_lr: float = Field(2e-3, gt=0)
+    pretrain_cond_drop: float = Field(0.1, ge=0, lt=1)  # the base model must know the null class for CFG
     pretrain_seed: int = 0  # a different base model (and classifier) per value
     # conv2 alone, rank 8: finetune 2.7 s (conv1+conv2: 4.0 s, full: 2.8 s), state 33 kB (78 kB;
     # full 163 kB), and 6 generations on its own samples still raise FID 8x (9.2 -> 74; conv1+conv2
     # 9.4 -> 85, full 9.8 -> 118).
-    lora_targets: tuple[str, ...] = ("conv2",)
-    classifier_steps: int = 1500  # 96 % held-out accuracy, about 4 s; 3000 steps gain nothing
-    classifier_hidden: int = 128  # width of the feature layer FID/KID/precision/recall use
+    lora_targets: TupleOf[Literal[LORA_TARGETS]] = ("conv2",)
+    classifier_steps: int = Field(1500, ge=1)  # 96 % held-out accuracy, about 4 s; 3000 steps gain nothing
+    classifier_hidden: int = Field(128, ge=2)  # width of the feature layer FID/KID/precision/recall use
+
+    @model_validator(mode="after")
+    def _shape(self):
+        check(1 <= len(self.channels) <= 4, "channels", "needs 1 to 4 entries (each halves the 8x8 image)")
+        for c in self.channels:
+            check(c > 0 and c % self.norm_groups == 0, "channels",
+                  f"{c} is not a positive multiple of norm_groups={self.norm_groups}")
+        check(len(self.lora_targets) > 0, "lora_targets", "must name at least one module")
+        return self
+
+    def check_sweep(self, cfg) -> None:
+        check(cfg.images_per_generation > cfg.metrics.entropy_k, "metrics.entropy_k",
+              f"must be below images_per_generation={cfg.images_per_generation} "
+              "(the entropy needs k neighbours of every sample)")
+        check(cfg.metrics.features == "classifier", "metrics.features",
+              f"digits scores in its own classifier's features; {cfg.metrics.features} is for backend ddpm "
+              "(which runs on the bundled digits too)")
+        check(cfg.finetune.init != "scratch", "finetune.init", "scratch is for backend ddpm (data.path: null "
+              "runs it on the bundled digits); digits finetunes its pretrained base")
+        eval_only_classes(cfg)
 
     def metric_names(self, cfg=None) -> tuple[str, ...]:
         """The Parquet columns of a generation; `cfg` (the SweepConfig) adds the off-target ones
         when `data.eval_only_classes` names any. DigitsBackend.evaluate says what each one means."""
-        names = MAIN_METRICS
-        if cfg is not None and cfg.images_per_generation <= cfg.metrics.entropy_k:
-            raise ConfigError(f"metrics.entropy_k: must be below images_per_generation={cfg.images_per_generation} "
-                              "(the entropy needs k neighbours of every sample)")
-        if cfg is not None and cfg.metrics.features != "classifier":
-            raise ConfigError(f"metrics.features: digits scores in its own classifier's features; "
-                              f"{cfg.metrics.features} is for backend ddpm (which runs on the bundled digits too)")
-        if cfg is not None and cfg.finetune.init == "scratch":
-            raise ConfigError("finetune.init: scratch is for backend ddpm (data.path: null runs it on the bundled "
-                              "digits); digits finetunes its pretrained base")
-        if cfg is not None and eval_only_classes(cfg):
-            names += tuple(f"offtarget_{m}" for m in OFFTARGET_METRICS)
-        return names
+        if cfg is not None and cfg.data.eval_only_classes:
+            return MAIN_METRICS + tuple(f"offtarget_{m}" for m in OFFTARGET_METRICS)
+        return MAIN_METRICS
 
     def preflight(self, cfg) -> int:
         """The preflight hook (autophagy/preflight.py): load the real data as a chain does (no torch,
@@ -87,27 +98,3 @@ class DigitsModelConfig:
         classes absent from the data fail here. Returns the real training pool's size."""
         pool, _ = data.split(data.load(cfg.data.path), cfg.data.holdout)
         return len(data.without_classes(pool, eval_only_classes(cfg)))
-
-    def validate(self, where: str) -> None:
-        def check(ok: bool, name: str, message: str) -> None:
-            if not ok:
-                raise ConfigError(f"{where}.{name}: {message}")
-
-        check(1 <= len(self.channels) <= 4, "channels", "needs 1 to 4 entries (each halves the 8x8 image)")
-        check(self.norm_groups > 0, "norm_groups", "must be positive")
-        for c in self.channels:
-            check(c > 0 and c % self.norm_groups == 0, "channels",
-                  f"{c} is not a positive multiple of norm_groups={self.norm_groups}")
-        check(self.layers_per_block >= 1, "layers_per_block", "must be >= 1")
-        check(self.train_timesteps >= 2, "train_timesteps", "must be >= 2")
-        check(self.beta_schedule in BETA_SCHEDULES, "beta_schedule",
-              f"must be one of {', '.join(BETA_SCHEDULES)}, got {self.beta_schedule!r}")
-        check(self.pretrain_steps >= 1, "pretrain_steps", "must be >= 1")
-        check(self.pretrain_batch_size >= 1, "pretrain_batch_size", "must be >= 1")
-        check(self.pretrain_lr > 0, "pretrain_lr", "must be positive")
-        check(0 <= self.pretrain_cond_drop < 1, "pretrain_cond_drop", "must be in [0, 1)")
-        check(len(self.lora_targets) > 0, "lora_targets", "must name at least one module")
-        for t in self.lora_targets:
-            check(t in LORA_TARGETS, "lora_targets", f"unknown module {t!r} (known: {', '.join(LORA_TARGETS)})")
-        check(self.classifier_steps >= 1, "classifier_steps", "must be >= 1")
-        check(self.classifier_hidden >= 2, "classifier_hidden", "must be >= 2")

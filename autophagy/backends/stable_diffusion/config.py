@@ -9,11 +9,12 @@ backend's `asset_key`/`prepare` on the cluster.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Literal, Optional
 
+from pydantic import Field, model_validator
+
 from autophagy.backends.stable_diffusion import preflight
-from autophagy.config import ConfigError
+from autophagy.config import ModelSection, TupleOf, check
 
 # peft target names of the UNet's attention projections: what diffusers' own LoRA training
 # script (train_text_to_image_lora.py) adapts. Any other leaf name of the UNet works too.
@@ -21,8 +22,7 @@ DEFAULT_LORA_TARGETS = ("to_q", "to_k", "to_v", "to_out.0")
 PROMPT_SET = re.compile(r"^[a-z][a-z0-9_]*$")  # becomes part of a Parquet column name
 
 
-@dataclass(frozen=True)
-class StableDiffusionModelConfig:
+class StableDiffusionModelConfig(ModelSection):
     # A local diffusers pipeline directory (model_index.json + unet/ vae/ text_encoder/ tokenizer/
     # scheduler/): SD 1.x, SD 2.x, SD-Turbo. Loaded with local_files_only: nothing is downloaded.
     path: Optional[str] = None
@@ -30,27 +30,49 @@ class StableDiffusionModelConfig:
     # accelerate's mixed precision on CUDA (frozen weights held in that dtype, trained ones in
     # fp32); on CPU everything runs in fp32, as fp16 kernels are missing or slow there.
     mixed_precision: Literal["no", "fp16", "bf16"] = "fp16"
-    grad_accum: int = 1  # micro-batches of finetune.batch_size per optimizer step (accelerate)
-    grad_clip: float = 1.0  # max gradient norm (Pu et al.: 1.0); 0 turns clipping off
+    grad_accum: int = Field(1, ge=1)  # micro-batches of finetune.batch_size per optimizer step (accelerate)
+    grad_clip: float = Field(1.0, ge=0, description="0: no clipping")  # max gradient norm (Pu et al.: 1.0)
     # Pu et al. used SGD (lr 1e-3, weight decay 1e-2); AdamW is what diffusers' scripts use.
     optimizer: Literal["adamw", "sgd"] = "adamw"
-    lora_targets: tuple[str, ...] = DEFAULT_LORA_TARGETS  # finetune.lora_rank 0: full UNet instead
+    lora_targets: TupleOf[str] = DEFAULT_LORA_TARGETS  # finetune.lora_rank 0: full UNet instead
     # text2img: prompts alone; img2img: each prompt's own real image, noised to `strength` and
     # denoised (Bohacek & Farid made their synthetic faces this way). 1.0 is text2img in effect.
     generation: Literal["text2img", "img2img"] = "text2img"
-    strength: float = 0.75
-    sample_batch: int = 8  # images per pipeline call: bounds GPU memory, not results
+    strength: float = Field(0.75, gt=0, le=1)
+    sample_batch: int = Field(8, ge=1)  # images per pipeline call: bounds GPU memory, not results
     # Extra evaluation prompt sets, never trained on: name -> list of prompts (Pu et al.'s "similar"
     # and "different"). Each set is sampled every generation; its metrics go to <metric>_<name>.
-    eval_prompts: dict = field(default_factory=dict)
-    eval_images_per_prompt: int = 1
+    eval_prompts: dict = {}
+    eval_images_per_prompt: int = Field(1, ge=1)
     # torch-fidelity's Inception weights (weights-inception-2015-12-05-6726825d.pth) as a local file:
     # FID, KID, precision and recall against the held-out real images. None: no such columns.
     inception_weights: Optional[str] = None
     clip_path: Optional[str] = None  # a local transformers CLIP directory: clip_score columns
     # Pixel distances (pairwise, nearest training image) on images area-resized to this size: at
     # 512 px one image is 786k floats, and 1000 of them in float64 would take 6 GB. None: full size.
-    pixel_size: Optional[int] = 128
+    pixel_size: Optional[int] = Field(128, ge=1, description="or null")
+
+    @model_validator(mode="after")
+    def _paths_and_prompts(self):
+        check(bool(self.path), "path", "missing (required): a local diffusers pipeline directory "
+              "(e.g. `huggingface-cli download stabilityai/sd-turbo --local-dir DIR`)")
+        check(self.resolution >= 8 and self.resolution % 8 == 0, "resolution",
+              f"must be a positive multiple of 8 (the VAE downsamples by 8), got {self.resolution}")
+        check(len(self.lora_targets) > 0, "lora_targets", "must name at least one module")
+        check(self.inception_weights is None or bool(self.inception_weights), "inception_weights",
+              "must be a file path or null")
+        check(self.clip_path is None or bool(self.clip_path), "clip_path", "must be a directory or null")
+        for name, prompts in self.eval_prompts.items():
+            check(isinstance(name, str) and bool(PROMPT_SET.match(name)), "eval_prompts",
+                  f"set name {name!r} must be lower case letters, digits and '_' (it names columns)")
+            check(isinstance(prompts, (list, tuple)) and len(prompts) > 0, f"eval_prompts.{name}",
+                  "must be a non-empty list of prompts")
+            check(len(prompts) * self.eval_images_per_prompt >= 2, f"eval_prompts.{name}",
+                  "needs at least 2 images for a pairwise distance (more prompts or eval_images_per_prompt)")
+            for i, p in enumerate(prompts):
+                check(isinstance(p, str) and p.strip() != "", f"eval_prompts.{name}[{i}]",
+                      f"must be a non-empty string, got {p!r}")
+        return self
 
     def metric_names(self, cfg=None) -> tuple[str, ...]:
         # fid first where there is one: the default collapse metric.
@@ -68,33 +90,3 @@ class StableDiffusionModelConfig:
         """The preflight hook (autophagy/preflight.py): the pipeline, weights and image folder exist
         and open; returns the real training pool's size."""
         return preflight.pool_size(cfg)
-
-    def validate(self, where: str) -> None:
-        def check(ok: bool, name: str, message: str) -> None:
-            if not ok:
-                raise ConfigError(f"{where}.{name}: {message}")
-
-        check(bool(self.path), "path", "missing (required): a local diffusers pipeline directory "
-              "(e.g. `huggingface-cli download stabilityai/sd-turbo --local-dir DIR`)")
-        check(self.resolution >= 8 and self.resolution % 8 == 0, "resolution",
-              f"must be a positive multiple of 8 (the VAE downsamples by 8), got {self.resolution}")
-        check(self.grad_accum >= 1, "grad_accum", "must be >= 1")
-        check(self.grad_clip >= 0, "grad_clip", "must be >= 0 (0: no clipping)")
-        check(len(self.lora_targets) > 0, "lora_targets", "must name at least one module")
-        check(0 < self.strength <= 1, "strength", f"must be in (0, 1], got {self.strength}")
-        check(self.sample_batch >= 1, "sample_batch", "must be >= 1")
-        check(self.eval_images_per_prompt >= 1, "eval_images_per_prompt", "must be >= 1")
-        check(self.pixel_size is None or self.pixel_size >= 1, "pixel_size", "must be >= 1 (or null)")
-        check(self.inception_weights is None or bool(self.inception_weights), "inception_weights",
-              "must be a file path or null")
-        check(self.clip_path is None or bool(self.clip_path), "clip_path", "must be a directory or null")
-        for name, prompts in self.eval_prompts.items():
-            check(isinstance(name, str) and bool(PROMPT_SET.match(name)), "eval_prompts",
-                  f"set name {name!r} must be lower case letters, digits and '_' (it names columns)")
-            check(isinstance(prompts, (list, tuple)) and len(prompts) > 0, f"eval_prompts.{name}",
-                  "must be a non-empty list of prompts")
-            check(len(prompts) * self.eval_images_per_prompt >= 2, f"eval_prompts.{name}",
-                  "needs at least 2 images for a pairwise distance (more prompts or eval_images_per_prompt)")
-            for i, p in enumerate(prompts):
-                check(isinstance(p, str) and p.strip() != "", f"eval_prompts.{name}[{i}]",
-                      f"must be a non-empty string, got {p!r}")
