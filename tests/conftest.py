@@ -9,6 +9,18 @@ def _cache(tmp_path_factory):
     os.environ["AUTOPHAGY_CACHE"] = str(tmp_path_factory.mktemp("autophagy-cache"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_blas_thread():
+    """The tests' in-process chains (test_faults._uninterrupted, the chain and mitigation tests) fit
+    2-D gmm covariances: OpenBLAS's threads only spin on them, 10x slower on 2 busy cores (64 s
+    instead of 6 s for 4 chains x 151 generations). Ray's workers run with OMP_NUM_THREADS=1
+    already, and their rows equal these. torch's own OpenMP threads are not touched."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"):
+        yield
+
+
 @pytest.fixture(scope="session")
 def ray_local(_faults):
     import ray

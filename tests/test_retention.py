@@ -8,6 +8,7 @@ import random
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from ray.tune import Checkpoint, CheckpointConfig
 from ray.tune.trainable.metadata import _TrainingRunMetadata
 
 from autophagy import grid, rows, sweepfile
-from autophagy.orchestrator import retention
+from autophagy.orchestrator import retention, trial
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,20 +62,36 @@ def test_prune_deletes_nothing_while_the_state_cannot_be_read(tmp_path):
     assert retention.prune(tune, keep=1) == 0 and _left(tune, "a") == list(range(10))
 
 
+def test_a_killed_trials_checkpoint_scratch_is_removed_by_the_next_trial(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a process that has ended: its pid is free
+    for pid in (gone.pid, os.getpid()):
+        (tmp_path / f"{trial.SCRATCH}{pid}").mkdir()
+        (tmp_path / f"{trial.SCRATCH}{pid}" / "state.safetensors").write_bytes(b"x")
+    (tmp_path / f"{trial.SCRATCH}k3j2_x").mkdir()  # not a name of trial.scratch_dir's
+    assert trial.remove_dead_scratch() == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{trial.SCRATCH}{os.getpid()}", f"{trial.SCRATCH}k3j2_x"]
+    assert trial.scratch_dir() == tmp_path / f"{trial.SCRATCH}{os.getpid()}"
+
+
 def test_driver_sigkilled_at_20_random_moments_resumes_every_time(tmp_path):
     """20 `autophagy run --resume` drivers on one Ray cluster (a head node the test starts), each
     SIGKILLed at a random moment: while it imports and connects, while Tune restores, mid-chain,
     mid-checkpoint (half at a random time after its start, half when the chain files have
     grown by a random 1-12 rows, plus up to 0.2 s). Every driver is alive until killed or exits 0;
-    the last, left alone, finishes; the rows equal an uninterrupted run's and each chain keeps
-    exactly checkpoint_keep checkpoints. Seed: AUTOPHAGY_DRILL_SEED (default 15)."""
+    the last, left alone, finishes; the rows equal an uninterrupted run's, each chain keeps
+    exactly checkpoint_keep checkpoints, and the killed trials' checkpoint scratch directories are
+    gone but for the last attempt's at most. Seed: AUTOPHAGY_DRILL_SEED (default 15)."""
     seed = int(os.environ.get("AUTOPHAGY_DRILL_SEED", "15"))
     moments = random.Random(seed)
     out = tmp_path / "run"
     # 2 chains x 161 generations, each checkpointed: a kill can land in any of 322 checkpoints.
     sets = ["generations=160", "grid.seed=[0]", "grid.mitigation=[none]", "grid.ratio=[0.5, 1.0]",
             "checkpoint_interval_s=0", "retries=0"]
-    head = raynodes.Node(cpus=2)
+    scratch = tmp_path / "scratch"  # the trials' TMPDIR: where their checkpoint scratch goes
+    scratch.mkdir()
+    head = raynodes.Node(cpus=2, env={"TMPDIR": str(scratch)})
     try:
         raynodes.wait_for_cpus(head.address, 2)
         cmd = [sys.executable, "-m", "autophagy", "run", str(ROOT / "sweeps" / "smoke.yaml"), "--out", str(out),
@@ -89,8 +106,11 @@ def test_driver_sigkilled_at_20_random_moments_resumes_every_time(tmp_path):
                 until, grown = started + moments.uniform(0.2, 4.0), None
             else:
                 until, grown = started + 120, moments.randint(1, 12)
+            written = None
             while time.time() < until and driver.poll() is None:
-                if grown is not None and len(rows.read_rows(out)) >= before + grown:
+                # rows are read only when a chain's file changed: the test's reads would take a
+                # share of the 2 cores the sweep runs on
+                if grown is not None and written != (written := _written(out)) and len(rows.read_rows(out)) >= before + grown:
                     until = time.time() + moments.uniform(0, 0.2)
                     grown = None
                 time.sleep(0.02)
@@ -115,3 +135,11 @@ def test_driver_sigkilled_at_20_random_moments_resumes_every_time(tmp_path):
     pd.testing.assert_frame_equal(got[values], want[values], check_dtype=False)
     for cell in grid.cells(cfg):
         assert len(list((out / "tune" / cell.chain_id).glob("checkpoint_*"))) == cfg.checkpoint_keep
+    # a trial killed in tune.report leaves its scratch; the next trial on the node removes it, but
+    # the workers of the attempt just before the last may still have been alive when it started
+    left = sorted(p.name for p in scratch.glob(trial.SCRATCH + "*"))
+    assert len(left) <= len(grid.cells(cfg)), left
+
+
+def _written(out: Path) -> list[tuple[str, int]]:
+    return sorted((p.name, p.stat().st_mtime_ns) for p in (out / "metrics").glob("*.parquet")) if (out / "metrics").is_dir() else []

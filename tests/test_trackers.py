@@ -77,12 +77,12 @@ class _Trial:
 def test_a_resumed_sweep_continues_each_chains_mlflow_run(tmp_path, monkeypatch):
     from mlflow.tracking import MlflowClient
 
-    from autophagy.orchestrator.trackers import MLflow
+    from autophagy.orchestrator import trackers
 
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
     uri, cells = (tmp_path / "mlruns").as_uri(), {"c0": {"chain_id": "c0", "ratio": 0.5, "seed": 1, "mitigation": "none"}}
     for driver, generation in ((1, 0), (2, 1)):  # the first sweep, then its --resume: a new driver, new trials
-        callback = MLflow(uri, "resumed", cells)
+        callback = trackers._mlflow()(uri, "resumed", cells)
         callback.setup()
         trial = _Trial("c0")
         callback.log_trial_start(trial)

@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from ray.air.integrations.mlflow import MLflowLoggerCallback
 from ray.tune.logger import TBXLoggerCallback
 from ray.tune.result import TRAINING_ITERATION
 
@@ -30,7 +29,7 @@ NAMES = ("tensorboard", "mlflow", "wandb")
 def callbacks(cfg, out: Path, cells: dict[str, dict]) -> list:
     """The Tune callbacks of the sweep's `loggers`, in the order listed."""
     make = {"tensorboard": lambda: TensorBoard(Path(out) / "tensorboard", cells),
-            "mlflow": lambda: MLflow(_mlflow_uri(Path(out)), cfg.name, cells),
+            "mlflow": lambda: _mlflow()(_mlflow_uri(Path(out)), cfg.name, cells),
             "wandb": lambda: _wandb()(Path(out), cfg.name, cells)}
     return [make[name]() for name in cfg.loggers]
 
@@ -77,34 +76,41 @@ class TensorBoard(TBXLoggerCallback):
         super()._try_log_hparams(SimpleNamespace(evaluated_params=axes(trial, self.cells)), result)
 
 
-class MLflow(MLflowLoggerCallback):
-    def __init__(self, tracking_uri: str, experiment: str, cells: dict[str, dict]):
-        super().__init__(tracking_uri, experiment_name=experiment)
-        self.cells = cells
+def _mlflow():
+    """MLflow's callback, defined only when listed: importing mlflow takes seconds (3 s on 2 busy
+    cores), which every `autophagy run` would pay, a tracker or not."""
+    from ray.air.integrations.mlflow import MLflowLoggerCallback
 
-    def log_trial_start(self, trial):
-        if trial not in self._trial_runs:  # a retried trial keeps its run
-            self._trial_runs[trial] = self._run(trial.config["chain"], axes(trial, self.cells))
+    class MLflow(MLflowLoggerCallback):
+        def __init__(self, tracking_uri: str, experiment: str, cells: dict[str, dict]):
+            super().__init__(tracking_uri, experiment_name=experiment)
+            self.cells = cells
 
-    def _run(self, chain: str, params: dict) -> str:
-        """The chain's run: the one a sweep before this `--resume` started, or a new one."""
-        client = self.mlflow_util._get_client()
-        found = client.search_runs([self.mlflow_util.experiment_id], f"tags.chain_id = '{chain}'", max_results=1)
-        if found:
-            client.update_run(found[0].info.run_id, "RUNNING")
-            return found[0].info.run_id
-        run = self.mlflow_util.start_run(run_name=chain, tags={**self.tags, "chain_id": chain})
-        self.mlflow_util.log_params(run_id=run.info.run_id, params_to_log=params)
-        return run.info.run_id
+        def log_trial_start(self, trial):
+            if trial not in self._trial_runs:  # a retried trial keeps its run
+                self._trial_runs[trial] = self._run(trial.config["chain"], axes(trial, self.cells))
 
-    def log_trial_result(self, iteration, trial, result):
-        from mlflow.entities import Metric
+        def _run(self, chain: str, params: dict) -> str:
+            """The chain's run: the one a sweep before this `--resume` started, or a new one."""
+            client = self.mlflow_util._get_client()
+            found = client.search_runs([self.mlflow_util.experiment_id], f"tags.chain_id = '{chain}'", max_results=1)
+            if found:
+                client.update_run(found[0].info.run_id, "RUNNING")
+                return found[0].info.run_id
+            run = self.mlflow_util.start_run(run_name=chain, tags={**self.tags, "chain_id": chain})
+            self.mlflow_util.log_params(run_id=run.info.run_id, params_to_log=params)
+            return run.info.run_id
 
-        # One batch per generation: Ray's log_metrics sends a request per metric (about 40 per
-        # digits generation), each a round trip to a tracking server.
-        client, run_id, now = self.mlflow_util._get_client(), self._trial_runs[trial], int(time.time() * 1000)
-        for generation, metrics in generations(result, axes(trial, self.cells)):
-            client.log_batch(run_id, metrics=[Metric(k, float(v), now, generation) for k, v in metrics.items()])
+        def log_trial_result(self, iteration, trial, result):
+            from mlflow.entities import Metric
+
+            # One batch per generation: Ray's log_metrics sends a request per metric (about 40 per
+            # digits generation), each a round trip to a tracking server.
+            client, run_id, now = self.mlflow_util._get_client(), self._trial_runs[trial], int(time.time() * 1000)
+            for generation, metrics in generations(result, axes(trial, self.cells)):
+                client.log_batch(run_id, metrics=[Metric(k, float(v), now, generation) for k, v in metrics.items()])
+
+    return MLflow
 
 
 def _wandb():

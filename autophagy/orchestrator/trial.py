@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import logging
 import numbers
+import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -98,8 +100,37 @@ def _start(actor, chain_id: str, generation: int):
 PERMANENT = (ValueError, TypeError, LookupError, FileNotFoundError, checkpoint.CheckpointError)
 
 
+SCRATCH = "autophagy-ckpt-"
+
+
+def scratch_dir() -> Path:
+    """This trainable process's directory for the checkpoint it reports: tune.report copies it to
+    DIR/tune, then blocks until the driver takes the result. A process SIGKILLed there (its driver
+    or node lost) never removes it, so the name is the process's own: one per process at most,
+    never one per checkpoint."""
+    return Path(tempfile.gettempdir()) / f"{SCRATCH}{os.getpid()}"
+
+
+def remove_dead_scratch() -> int:
+    """Remove the scratch directories of this node's processes that are gone; returns how many."""
+    removed = 0
+    for old in Path(tempfile.gettempdir()).glob(SCRATCH + "*"):
+        pid = old.name[len(SCRATCH):]
+        if not pid.isdigit():
+            continue  # not a name of scratch_dir's
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(old, ignore_errors=True)
+            removed += 1
+        except PermissionError:  # alive, another user's
+            pass
+    return removed
+
+
 def run_chain(param: dict, *, cfg, refs: dict[str, ray.ObjectRef], out: str) -> None:
     logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)  # a line per checkpoint
+    remove_dead_scratch()  # a killed attempt's, on this node
     # a grid sweep's trial finds its cell among the shared ones; a search hands it over itself
     cell = grid.Cell.from_dict(param["cell"] if "cell" in param else shared(refs["cells"])[param["chain"]])
     record = rows.ChainRows(Path(out) / "metrics", cell.chain_id, rows.schema(cfg))
@@ -143,11 +174,15 @@ def _run(cfg, cell, refs: dict[str, ray.ObjectRef], out: str, record: rows.Chain
             # The last report says done: Tune then ends the trial (raising SystemExit in this
             # thread) without another round trip, and the finished chain's actor is kept.
             finished = done
-            with tempfile.TemporaryDirectory(prefix="autophagy-ckpt-") as directory:
-                checkpoint.write_dir(files, directory)
-                report = [progress(r, full=bool(cfg.loggers)) for r, _ in unsaved]
+            directory = scratch_dir()
+            shutil.rmtree(directory, ignore_errors=True)  # the last checkpoint's files
+            checkpoint.write_dir(files, directory)
+            report = [progress(r, full=bool(cfg.loggers)) for r, _ in unsaved]
+            try:
                 tune.report({"generations": report, "done": done},
-                            checkpoint=tune.Checkpoint.from_directory(directory))
+                            checkpoint=tune.Checkpoint.from_directory(str(directory)))
+            finally:
+                shutil.rmtree(directory, ignore_errors=True)
             unsaved = []
         finished = True
     finally:
