@@ -17,9 +17,12 @@ from autophagy import grid, rows, sweepfile
 from autophagy.orchestrator import trial
 
 ROOT = Path(__file__).resolve().parents[1]
-# 4 chains of 0.5 CPU on 2 nodes of 1 CPU: all start at once, 2 on each node. Every generation
-# checkpointed, so a retry goes on from the generation before the kill.
-SETS = ["generations=150", "grid.seed=[0, 1]", "grid.mitigation=[none]", "grid.ratio=[0.5, 1.0]",
+# 4 chains of 1 CPU on 2 nodes of 2 CPUs: 2 on each node, the second node's some 14 s after the
+# head's on 2 busy cores (it starts its worker processes only then; the head's were prestarted).
+# 2 CPUs: the raylet starts 2 worker processes at a time, so that node's 2 chains start together,
+# and each has 10-25 rows when the kill lands. Every generation checkpointed, so a retry goes on
+# from the generation before the kill.
+SETS = ["generations=100", "resources.cpus=1", "grid.seed=[0, 1]", "grid.mitigation=[none]", "grid.ratio=[0.5, 1.0]",
         "checkpoint_interval_s=0", "retries=1"]
 # Where the rows of two runs legitimately differ: which node ran them, when, and how long it took.
 HOST_COLUMNS = ["worker", "finished_at"]
@@ -35,11 +38,11 @@ def test_second_node_sigkilled_mid_sweep_its_chains_finish_on_the_head(tmp_path)
     # TMPDIR: the trials' checkpoint scratch directories land where the test can count them. A
     # lost node is noticed after 4 missed health checks of 0.5 s, not Ray's default 5 of 3 s.
     env = {"TMPDIR": str(scratch), "RAY_health_check_period_ms": "500", "RAY_health_check_failure_threshold": "4"}
-    head = raynodes.Node(cpus=1, env=env)
+    head = raynodes.Node(cpus=2, env=env)
     second = None
     try:
-        second = raynodes.Node(cpus=1, head_address=head.address, env=env)
-        raynodes.wait_for_cpus(head.address, 2)
+        second = raynodes.Node(cpus=2, head_address=head.address, env=env)
+        raynodes.wait_for_cpus(head.address, 4)
         lost = next(node for node, is_head in raynodes.node_ids(head.address).items() if not is_head)
         cmd = [sys.executable, "-m", "autophagy", "run", str(ROOT / "sweeps" / "smoke.yaml"), "--out", str(out),
                "--address", head.address, *[a for s in SETS for a in ("--set", s)]]
