@@ -51,6 +51,13 @@ class ModelSection(Section):
     def check_sweep(self, cfg) -> None:
         """Rules between this section and the rest of the sweep `cfg`; none by default."""
 
+    @staticmethod
+    def check_entropy_k(cfg) -> None:
+        """For a backend that scores Kozachenko-Leonenko entropies: k neighbours of every sample."""
+        check(cfg.images_per_generation > cfg.metrics.entropy_k, "metrics.entropy_k",
+              f"must be below images_per_generation={cfg.images_per_generation} "
+              "(the entropy needs k neighbours of every sample)")
+
 
 # ---------------------------------------------------------------------------------- sections
 

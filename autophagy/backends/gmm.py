@@ -29,9 +29,7 @@ class GMMModelConfig(ModelSection):
 
     def check_sweep(self, cfg) -> None:
         check(not cfg.data.eval_only_classes, "data.eval_only_classes", "the gmm backend has no classes to hold out")
-        check(cfg.images_per_generation > cfg.metrics.entropy_k, "metrics.entropy_k",
-              f"must be below images_per_generation={cfg.images_per_generation} "
-              "(the entropy needs k neighbours of every sample)")
+        self.check_entropy_k(cfg)
 
     def metric_names(self, cfg=None) -> tuple[str, ...]:
         per_component = tuple(f"variance_c{k}" for k in range(self.components))

@@ -96,9 +96,7 @@ class DDPMModelConfig(ModelSection):
         return len(self.block_out_channels)
 
     def check_sweep(self, cfg) -> None:
-        check(cfg.images_per_generation > cfg.metrics.entropy_k, "metrics.entropy_k",
-              f"must be below images_per_generation={cfg.images_per_generation} "
-              "(the entropy needs k neighbours of every sample)")
+        self.check_entropy_k(cfg)
         check(not cfg.data.eval_only_classes, "data.eval_only_classes", "not supported by the ddpm backend (use digits)")
         check(cfg.finetune.init == "scratch" or cfg.finetune.lora_rank == 0 or self.pretrain_steps > 0,
               "finetune.lora_rank", "a LoRA adapter on an untrained base (model.pretrain_steps: 0) learns almost "

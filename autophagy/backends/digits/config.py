@@ -75,9 +75,7 @@ class DigitsModelConfig(ModelSection):
         return self
 
     def check_sweep(self, cfg) -> None:
-        check(cfg.images_per_generation > cfg.metrics.entropy_k, "metrics.entropy_k",
-              f"must be below images_per_generation={cfg.images_per_generation} "
-              "(the entropy needs k neighbours of every sample)")
+        self.check_entropy_k(cfg)
         check(cfg.metrics.features == "classifier", "metrics.features",
               f"digits scores in its own classifier's features; {cfg.metrics.features} is for backend ddpm "
               "(which runs on the bundled digits too)")
