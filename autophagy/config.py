@@ -165,6 +165,16 @@ class SearchConfig(Section):
     per_round: int = Field(2, ge=1)  # threshold: new ratios per series per round, each with every grid.seed
 
 
+class AnalysisConfig(Section):
+    """How the report compares the series (analysis/compare.py)."""
+
+    # The series every other is compared with (same extra-axis values, paired by seed and ratio);
+    # a name not in grid.mitigation leaves the comparisons empty, and the report says so.
+    baseline: str = "none"
+    # baseline: each series against the baseline; all: every pair of series
+    pairs: Literal["baseline", "all"] = "baseline"
+
+
 class ResourcesConfig(Section):
     cpus: float = Field(1.0, gt=0)  # per chain
     gpus: float = Field(0.0, ge=0)  # per chain, a fraction packs several chains on one GPU (logical only)
@@ -248,7 +258,7 @@ class MitigationParams(Section):
 # The grid's fixed axes; any other scalar field may be an extra axis, by its dotted key.
 CORE_AXES = ("ratio", "seed", "mitigation")
 # Fields that shape the sweep itself, not a chain, and so cannot be an axis.
-NOT_AN_AXIS = ("name", "backend", "model", "grid", "search", "collapse", "resources", "retries",
+NOT_AN_AXIS = ("name", "backend", "model", "grid", "search", "collapse", "analysis", "resources", "retries",
                "checkpoint_interval_s", "checkpoint_keep", "loggers")
 
 
@@ -269,6 +279,7 @@ class SweepConfig(Section):
     mitigation_params: MitigationParams = MitigationParams()
     search: SearchConfig = SearchConfig()
     collapse: CollapseConfig = CollapseConfig()
+    analysis: AnalysisConfig = AnalysisConfig()
     resources: ResourcesConfig = ResourcesConfig()
     retries: int = Field(2, ge=0)  # per chain, each resuming from its last checkpoint
     # A chain is checkpointed (and its rows written) after a generation that ends at least this
