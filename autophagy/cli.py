@@ -3,6 +3,7 @@
     autophagy validate SWEEP.yaml [--set KEY=VALUE ...] [--json]
     autophagy run SWEEP.yaml [--out DIR] [--set KEY=VALUE ...] [--address ADDR] [--resume]
     autophagy report DIR [--criterion TEXT]
+    autophagy compare DIR [--baseline NAME] [--all] [--criterion TEXT] [--json]
 """
 
 from __future__ import annotations
@@ -66,6 +67,22 @@ def cmd_report(args) -> int:
     return _report(Path(args.dir), args.criterion)
 
 
+def cmd_compare(args) -> int:
+    """comparisons.csv's table on the console (or as JSON), from the rows alone: no figure drawn."""
+    from autophagy.analysis import compare, report
+    from autophagy.analysis.time_to_collapse import time_to_collapse
+
+    cfg, got = report.load_run(Path(args.dir))
+    crit = report.resolve_criterion(args.criterion, cfg, got)
+    ttc = time_to_collapse(got, crit, cfg.generations, list(cfg.grid))
+    table = report.comparisons_of(cfg, got, ttc, crit, baseline=args.baseline, pairs="all" if args.all else None)
+    if args.json:
+        print(table.to_json(orient="records", indent=1))
+    else:
+        print(compare.answer(table, args.baseline or cfg.analysis.baseline))
+    return 0
+
+
 def _report(out: Path, criterion: str | None) -> int:
     from autophagy.analysis import report
 
@@ -98,6 +115,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("dir")
     p.add_argument("--criterion", help="a collapse criterion overriding the sweep's (see README)")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("compare", help="each series against the baseline: verdicts, effects, intervals, p")
+    p.add_argument("dir")
+    p.add_argument("--baseline", help="the series compared with (default: the sweep's analysis.baseline)")
+    p.add_argument("--all", action="store_true", help="every pair of series, not only against the baseline")
+    p.add_argument("--criterion", help="a collapse criterion overriding the sweep's (see README)")
+    p.add_argument("--json", action="store_true", help="the table as JSON records (comparisons.csv's columns)")
+    p.set_defaults(func=cmd_compare)
 
     args = parser.parse_args(argv)
     try:

@@ -29,6 +29,7 @@ import yaml
 from autophagy import config, sweepfile
 from autophagy.analysis import report_html as H
 from autophagy.analysis.axes import label, metric_columns
+from autophagy.analysis.compare import answer, compare
 from autophagy.analysis.criterion import describe_criterion, format_criterion, parse_criterion
 from autophagy.analysis.plots.image_grids import plot_image_grids
 from autophagy.analysis.plots.heatmaps import plot_metric_heatmap, plot_ttc_heatmap
@@ -91,8 +92,10 @@ def build_report(out_dir, criterion: CollapseConfig | str | None = None, *, n_bo
     summary = summarize(ttc, axes, grid=cfg.grid if search is None else None, n_boot=n_boot, seed=seed)
     thresholds = collapse_thresholds(ttc, axes, horizon=G)
     boundary = phase_boundary(ttc, axes, G)
+    comparisons = comparisons_of(cfg, rows, ttc, crit)
     paths = {}
     for name, table in [("time_to_collapse", ttc), ("summary", summary), ("thresholds", thresholds),
+                        ("comparisons", comparisons),
                         ("phase_boundary", boundary), ("survival", survival_table(ttc, axes))]:
         paths[name] = dest / f"{name}.csv"
         table.to_csv(paths[name], index=False)
@@ -104,9 +107,9 @@ def build_report(out_dir, criterion: CollapseConfig | str | None = None, *, n_bo
         paths.update(_figures(rows, ttc, summary, boundary, axes, G, crit, dest, seed, metrics))
         if (grid_png := plot_image_grids(out_dir, ttc, axes, dest / "samples.png")) is not None:
             paths["samples"] = grid_png
-        body = _body(rows, ttc, summary, thresholds, axes, crit, n_cells, paths)
+        body = [_answer_section(comparisons, cfg)] + _body(rows, ttc, summary, thresholds, axes, crit, n_cells, paths)
         if search is not None:
-            body.insert(1, H.section("Adaptive refinement (search.method: threshold)",
+            body.insert(2, H.section("Adaptive refinement (search.method: threshold)",
                                      H.paragraph(_search_note(cfg), "note"), H.table(search_table(search))))
     body.append(H.section("Configuration", H.paragraph(f"{out_dir / 'config.yaml'}", "note"),
                           H.preformatted(yaml.safe_dump(cfg.to_dict(), sort_keys=False))))
@@ -126,7 +129,8 @@ def summary_text(out_dir, criterion: CollapseConfig | str | None = None) -> str:
         return f"{out_dir}: no rows yet (0 of {_n_cells(cfg.grid)} chains started)"
     summary = summarize(ttc, axes, n_boot=0)
     thresholds = collapse_thresholds(ttc, axes, horizon=cfg.generations)
-    lines = [f"collapse: {format_criterion(crit)}  ({describe_criterion(crit)})",
+    lines = [answer(comparisons_of(cfg, rows, ttc, crit), cfg.analysis.baseline), "",
+             f"collapse: {format_criterion(crit)}  ({describe_criterion(crit)})",
              f"median generation of collapse over seeds (N+ = none seen by N: censored; G = {cfg.generations})",
              summary_table_text(summary, axes),
              "collapse threshold (ratio where P(collapse by G) = 1/2), exact 95% interval:"]
@@ -137,6 +141,14 @@ def summary_text(out_dir, criterion: CollapseConfig | str | None = None) -> str:
         lines += [f"  {r['series']} round {r['round']}: {r['ratios']}: {r['why']}"
                   for r in search["rounds"] if r["round"] > 0]
     return "\n".join(lines)
+
+
+def comparisons_of(cfg: config.SweepConfig, rows: pd.DataFrame, ttc: pd.DataFrame, crit: CollapseConfig,
+                   baseline: str | None = None, pairs: str | None = None) -> pd.DataFrame:
+    """comparisons.csv (analysis/compare.py) under the sweep's analysis settings unless given."""
+    return compare(rows, ttc, list(cfg.grid), crit, cfg.generations,
+                   baseline=cfg.analysis.baseline if baseline is None else baseline,
+                   pairs=cfg.analysis.pairs if pairs is None else pairs)
 
 
 def read_search_log(out_dir: Path) -> dict | None:
@@ -178,6 +190,19 @@ def _figures(rows, ttc, summary, boundary, axes, G, crit, dest: Path, seed: int,
     for metric in metrics:
         paths[f"metric_{metric}"] = plot_metric_curves(rows, axes, metric, dest / f"metric_{metric}.png", crit)
     return paths
+
+
+def _answer_section(comparisons: pd.DataFrame, cfg) -> str:
+    lines = answer(comparisons, cfg.analysis.baseline).split("\n")
+    note = ("Each series against the baseline on every chain, paired by seed and ratio. Time to collapse: a "
+            "discrete-time hazard model (cloglog GLM with generation, ratio, series and seed terms); hazard ratio "
+            "< 1 and a positive threshold shift mean later collapse. p comes from swapping the two series' labels "
+            "seed by seed (exact, valid at any number of seeds; with k seeds p >= 2/2^k, so 2 seeds can never "
+            "reach 5 %). The criterion's metric: the paired difference at the last generation, mean over seeds, "
+            "sign-flip test and the interval that inverts it. Holm's adjustment over every claim. "
+            "analysis/compare.py says what each assumes.")
+    return H.section("Which mitigation holds collapse off longest?", H.paragraph(lines[0]),
+                     H.preformatted("\n".join(lines[1:])), H.paragraph(note, "note"), H.table(comparisons))
 
 
 def _header(cfg, crit, ttc, n_cells) -> str:
