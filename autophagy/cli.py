@@ -4,6 +4,7 @@
     autophagy run SWEEP.yaml [--out DIR] [--set KEY=VALUE ...] [--address ADDR] [--resume]
     autophagy report DIR [--criterion TEXT]
     autophagy compare DIR [--baseline NAME] [--all] [--criterion TEXT] [--json]
+    autophagy results DIR [--out PAGE.md] [--notes NOTES.md] [--metric M ...]
 """
 
 from __future__ import annotations
@@ -83,6 +84,16 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def cmd_results(args) -> int:
+    """The results page (analysis/results_page.py): the papers' claims tested on a run's rows."""
+    from autophagy.analysis import results_page
+
+    if not (Path(args.dir) / "config.yaml").is_file():
+        raise config.ConfigError(f"{args.dir}: not a sweep directory (no config.yaml)")
+    print(f"wrote {results_page.write_page(args.dir, args.out, metrics=args.metrics, notes_path=args.notes)}")
+    return 0
+
+
 def _report(out: Path, criterion: str | None) -> int:
     from autophagy.analysis import report
 
@@ -123,6 +134,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--criterion", help="a collapse criterion overriding the sweep's (see README)")
     p.add_argument("--json", action="store_true", help="the table as JSON records (comparisons.csv's columns)")
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("results", help="the papers' claims tested on a run's rows, as a Markdown page")
+    p.add_argument("dir")
+    p.add_argument("--out", default="docs/results.md", help="the page to write (default docs/results.md)")
+    p.add_argument("--notes", help="a Markdown file appended as the Notes section")
+    p.add_argument("--metric", action="append", dest="metrics", help="a metric column to tabulate (repeatable)")
+    p.set_defaults(func=cmd_results)
 
     args = parser.parse_args(argv)
     try:

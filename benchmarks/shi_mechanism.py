@@ -7,7 +7,7 @@ generalization to memorization, checked on from-scratch chains on the bundled di
 Per N, mitigation and generation: mean over seeds (min..max) of the training set's pixel entropy,
 the generalization score (classifier features), nearest_train_l2 (pixels), the memorization share
 and FID; Pearson r between the training set's entropy and log generalization score (Shi et al.:
-0.91); and each finding stated as holds / does not hold from the numbers.
+0.91); and each finding tested over seeds (holds / the opposite / cannot yet be told, Holm-adjusted).
 """
 
 from __future__ import annotations
@@ -57,46 +57,69 @@ def pearson(df: pd.DataFrame) -> float:
 
 
 def findings(df: pd.DataFrame) -> list[str]:
+    """Each finding as a test over seeds: the mean per-seed difference, its sign-flip p-value and
+    interval (autophagy.analysis.compare.mean_difference: the seed is the unit, exact at any number
+    of seeds), Holm over every finding on the page. With k seeds p >= 2/2^k, so at 2 seeds nothing
+    can hold: the page says how many seeds would tell instead of counting seeds that agree."""
+    from autophagy.analysis.compare import ALPHA, _spread, holm, mean_difference, seeds_needed
+
     last = df.generation.max()
-    out = []
+    sizes = sorted(df[N].unique())
 
     def at(n, mitigation, g, column):
         sub = df[(df[N] == n) & (df.mitigation == mitigation) & (df.generation == g)]
         return sub.set_index("seed")[column]
 
-    def verdict(ok: bool) -> str:
-        return "**holds**" if ok else "**does not hold**"
+    tests = []  # (text, per-seed differences, +1 if the claim says they are positive)
 
-    sizes = sorted(df[N].unique())
     for n in sizes:
-        h0, h1 = at(n, "none", 0, "entropy_train_pixels"), at(n, "none", last, "entropy_train_pixels")
-        s0, s1 = at(n, "none", 0, "generalization_score"), at(n, "none", last, "generalization_score")
-        m0, m1 = at(n, "none", 0, "memorization_share"), at(n, "none", last, "memorization_share")
-        out.append(f"- N = {n}, replace: the training set's entropy falls (generation 0, real, {h0.mean():.3g} to "
-                   f"generation {last} {h1.mean():.3g}, every seed: {bool((h1 < h0).all())}): {verdict(bool((h1 < h0).all()))}; "
-                   f"the generalization score falls ({s0.mean():.3g} to {s1.mean():.3g}, every seed: "
-                   f"{bool((s1 < s0).all())}): {verdict(bool((s1 < s0).all()))}; samples become copies "
-                   f"(memorization share {m0.mean():.2f} to {m1.mean():.2f}): {verdict(m1.mean() > m0.mean() + 0.05)}")
+        for column, what in (("entropy_train_pixels", "the training set's entropy falls"),
+                             ("generalization_score", "the generalization score falls")):
+            d = at(n, "none", last, column) - at(n, "none", 0, column)
+            tests.append((f"N = {n}, replace: {what} (generation 0, real, {at(n, 'none', 0, column).mean():.3g} to "
+                          f"generation {last} {at(n, 'none', last, column).mean():.3g})", d, -1))
+        d = at(n, "none", last, "memorization_share") - at(n, "none", 0, "memorization_share")
+        tests.append((f"N = {n}, replace: samples become copies (memorization share "
+                      f"{at(n, 'none', 0, 'memorization_share').mean():.2f} to "
+                      f"{at(n, 'none', last, 'memorization_share').mean():.2f})", d, +1))
     if len(sizes) > 1:
-        drop = {n: 1 - at(n, "none", last, "generalization_score").mean() / at(n, "none", 0, "generalization_score").mean()
-                for n in sizes}
         small, large = sizes[0], sizes[-1]
-        out.append(f"- Faster at small N: the score's relative fall by generation {last} is {drop[small]:.0%} at "
-                   f"N = {small} and {drop[large]:.0%} at N = {large}: {verdict(drop[small] > drop[large])}")
+        drop = {n: 1 - at(n, "none", last, "generalization_score") / at(n, "none", 0, "generalization_score")
+                for n in (small, large)}
+        tests.append((f"Faster at small N: the score's relative fall by generation {last} is "
+                      f"{drop[small].mean():.0%} at N = {small} and {drop[large].mean():.0%} at N = {large}",
+                      drop[small] - drop[large], +1))
     if "greedy" in set(df.mitigation):
         for n in sizes:
-            d_h = at(n, "greedy", last, "entropy_train_pixels") - at(n, "none", last, "entropy_train_pixels")
-            d_s = at(n, "greedy", last, "generalization_score") - at(n, "none", last, "generalization_score")
-            d_f = at(n, "greedy", last, "fid") - at(n, "none", last, "fid")
-            out.append(f"- N = {n}, Greedy Selection vs replace at generation {last}, paired by seed: entropy "
-                       f"{d_h.mean():+.3g} (seeds above: {int((d_h > 0).sum())}/{len(d_h)}), generalization score "
-                       f"{d_s.mean():+.3g} ({int((d_s > 0).sum())}/{len(d_s)}), FID {d_f.mean():+.3g} "
-                       f"({int((d_f < 0).sum())}/{len(d_f)} lower): selection keeps the generalization score up "
-                       f"{verdict(bool((d_s > 0).all()))}; and lowers FID {verdict(bool((d_f < 0).all()))}")
+            for column, what, sign in (("generalization_score", "keeps the generalization score up", +1),
+                                       ("entropy_train_pixels", "keeps the training set's entropy up", +1),
+                                       ("fid", "lowers FID", -1)):
+                d = at(n, "greedy", last, column) - at(n, "none", last, column)
+                tests.append((f"N = {n}, Greedy Selection vs replace at generation {last}, paired by seed: "
+                              f"selection {what}", d, sign))
+
+    results = [mean_difference(d.dropna().to_numpy(dtype=float)) for _, d, _ in tests]
+    adjusted = holm([r["p"] for r in results])
+    out = []
+    for (text, d, sign), r, p_holm in zip(tests, results, adjusted):
+        if p_holm < ALPHA:
+            verdict = "**holds**" if r["estimate"] * sign > 0 else "**the opposite**"
+        else:
+            verdict = "**cannot yet be told**"
+        interval = "open" if r["low"] == -np.inf else f"{r['low']:+.3g}, {r['high']:+.3g}"
+        line = (f"- {text}: {verdict} (mean per-seed change {r['estimate']:+.3g} [{interval}], p = {r['p']:.3g}, "
+                f"Holm {p_holm:.3g}, {r['n']} seeds")
+        if verdict == "**cannot yet be told**":
+            need = seeds_needed(_spread(d.dropna().to_numpy(dtype=float)), len(tests))
+            line += f"; p >= {min(1.0, 2 / 2 ** max(r['n'], 1)):.3g} at best" + (
+                f", about {int(need)} seeds would tell" if need == need else "")
+        out.append(line + ")")
     for n in sizes:
         r = pearson(df[(df[N] == n) & (df.generation >= 1)])
         out.append(f"- N = {n}: Pearson r between the training set's entropy and log generalization score, "
-                   f"over every chain's generations 1..{last}: {r:.2f} (Shi et al.: 0.91)")
+                   f"over every chain's generations 1..{last}: {r:.2f} (Shi et al.: 0.91; descriptive, no test)")
+    out.append(f"\nTests: the sign-flip test of the mean per-seed difference (the seed is the unit), Holm over "
+               f"the {len(tests)} findings above.")
     return out
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autophagy.analysis.bootstrap import bootstrap_interval
+from autophagy.analysis.intervals import median_interval, ratio_interval
 from autophagy.analysis.summary import format_ttc, median_with_censoring, summarize, summary_table_text
 from autophagy.analysis.survival import kaplan_meier, median_survival, survival_at, survival_table
 from autophagy.analysis.threshold import collapse_thresholds
@@ -122,30 +122,30 @@ def test_survival_table_has_one_curve_per_cell():
     assert table[table.ratio == 0.0]["survival"].tolist() == [0.5, 0.5]
 
 
-# --------------------------------------------------------------------------- bootstrap and medians
+# --------------------------------------------------------------------------- intervals and medians
 
 
-def test_bootstrap_is_deterministic_given_its_seed():
-    values = [1, 2, 2, 3, 5, 8, 13]
-    a = bootstrap_interval(values, seed=7)
-    assert a == bootstrap_interval(values, seed=7)
-    assert a[0] <= np.median(values) <= a[1]
-    mean_interval = bootstrap_interval(values, np.mean, seed=7)
-    assert mean_interval == bootstrap_interval(values, np.mean, seed=7)
-    assert mean_interval != bootstrap_interval(values, np.mean, seed=8)  # the seed does drive the draws
-    assert bootstrap_interval([4, 4, 4]) == (4.0, 4.0)
-    assert all(math.isnan(v) for v in bootstrap_interval([]))
-    with pytest.raises(ValueError, match="level"):
-        bootstrap_interval(values, level=95)
+def test_median_interval_is_the_order_statistic_interval_and_open_below_six_seeds():
+    # [x_(1), x_(6)] of 6 values covers 1 - 2/2^6 = 96.9 %; [x_(2), x_(9)] of 10 covers 97.9 %
+    assert median_interval([5, 1, 4, 2, 6, 3]) == (1.0, 6.0)
+    assert median_interval(range(10)) == (1.0, 8.0)
+    assert median_interval([3, 5]) == (-np.inf, np.inf)  # 2 seeds: no 95 % interval exists
+    assert median_interval([1, 2, 3, 4, 5]) == (-np.inf, np.inf)  # 1 - 2/32 = 93.75 % < 95 %
+    assert all(math.isnan(v) for v in median_interval([]))
 
 
-def test_bootstrap_interval_known_answer():
-    # The median of 5 draws from [1, 2, 3, 4, 100] is 1 when >= 3 draws are 1: P = P(Bin(5, .2) >= 3)
-    # = 0.058; it is <= 2 with P(Bin(5, .4) >= 3) = 0.317. So the 10th percentile is 2, and by
-    # symmetry the 90th is 4, while the 2.5th and 97.5th reach the extremes 1 and 100.
-    values = [1, 2, 3, 4, 100]
-    assert bootstrap_interval(values, n_boot=2000, level=0.8, seed=0) == (2.0, 4.0)
-    assert bootstrap_interval(values, n_boot=2000, level=0.95, seed=0) == (1.0, 100.0)
+def test_median_interval_covers_at_its_level():
+    rng = np.random.default_rng(0)
+    hits = [lo <= 0 <= hi for lo, hi in (median_interval(rng.standard_cauchy(7)) for _ in range(2000))]
+    assert np.mean(hits) >= 0.95 - 0.01  # 1 - 2/2^7 = 98.4 % by construction, whatever the law
+
+
+def test_ratio_interval_inverts_the_sign_flip_test():
+    bottom = np.array([2.0, 2.2, 1.8, 2.1, 1.9, 2.0, 2.3, 1.7])
+    top = 0.5 * bottom + np.array([0.05, -0.04, 0.02, -0.03, 0.01, 0.04, -0.02, 0.0])
+    est, low, high = ratio_interval(top, bottom)
+    assert low < 0.5 < high and low < est < high and high - low < 0.1
+    assert ratio_interval(top[:3], bottom[:3])[1:] == (-np.inf, np.inf)  # 3 seeds: p >= 2/8
 
 
 @pytest.mark.parametrize("times, censored, median, lower_bound", [
@@ -163,10 +163,11 @@ def test_summary_per_cell_with_missing_cells_and_text():
                  chain(1.0, 0, [10, 25, 30]), chain(1.0, 1, [10, 15, 30]))
     ttc = time_to_collapse(rows, FID_DOUBLES, 2, AXES)
     grid = {"ratio": (0.0, 0.5, 1.0), "seed": (0, 1), "mitigation": ("none",)}
-    s = summarize(ttc, AXES, grid=grid, n_boot=50).set_index("ratio")
+    s = summarize(ttc, AXES, grid=grid).set_index("ratio")
     assert (s.loc[0.0, "median_ttc"], s.loc[0.0, "median_censored"], s.loc[0.0, "n_censored"]) == (2, True, 2)
     assert (s.loc[1.0, "median_ttc"], s.loc[1.0, "median_censored"], s.loc[1.0, "km_median"]) == (1.5, False, 1)
     assert s.loc[0.5, "n_chains"] == 0 and math.isnan(s.loc[0.5, "median_ttc"])
+    assert (s.loc[1.0, "median_low"], s.loc[1.0, "median_high"]) == (-np.inf, np.inf)  # 2 seeds: open
     assert (s["n_expected"] == 2).all()
     text = summary_table_text(s.reset_index(), AXES)
     assert text.splitlines() == ["ratio  none", "    0    2+", "  0.5     -", "    1   1.5"]
@@ -242,7 +243,7 @@ def test_figures_draw_extra_axes_and_diverged_chains(tmp_path):
                  chain(1.0, 2, [10, 12, math.nan], statuses=["ok", "ok", "diverged"], cfg_scale=1.5))
     rows = rows.rename(columns={"cfg_scale": "sampling.cfg_scale"})
     ttc = time_to_collapse(rows, FID_DOUBLES, 2, axes)
-    summary = summarize(ttc, axes, n_boot=20)
+    summary = summarize(ttc, axes)
     for path in [plot_phase_diagram(ttc, summary, axes, 2, FID_DOUBLES, tmp_path / "phase.png"),
                  plot_metric_curves(rows, axes, "fid", tmp_path / "fid.png", FID_DOUBLES)]:
         assert path.read_bytes()[:4] == b"\x89PNG"

@@ -114,7 +114,7 @@ def test_report_and_cli_lead_with_the_answer(tmp_path, capsys):
     from autophagy.analysis.report import build_report, summary_text
 
     make_run(tmp_path)
-    paths = build_report(tmp_path, n_boot=50)
+    paths = build_report(tmp_path)
     table = pd.read_csv(paths["comparisons"])
     assert list(table.columns[:15]) == ["series", "baseline", "n_pairs", "hazard_ratio", "hr_low", "hr_high",
                                         "threshold_shift", "shift_low", "shift_high", "metric_delta", "delta_low",

@@ -58,7 +58,7 @@ def test_digits_chain_retried_after_a_fault_equals_an_uninterrupted_one(ray_loca
     first = [grids.read_chain(tmp_path / "run", c.chain_id)[0] for c in grid.cells(cfg)]
     np.testing.assert_array_equal(first[0], first[1])
 
-    paths = build_report(tmp_path / "run", n_boot=20)
+    paths = build_report(tmp_path / "run")
     assert paths["samples"].is_file()
     assert "Samples, generation by generation" in paths["report"].read_text()
 

@@ -54,7 +54,7 @@ def test_rounds_add_new_training_mixes_with_every_seed(searched):
 
 
 def test_report_of_a_search_says_what_each_round_added(searched):
-    paths = build_report(searched, n_boot=20, metrics=["kl"])
+    paths = build_report(searched, metrics=["kl"])
     html = paths["report"].read_text()
     assert "Adaptive refinement" in html and "round" in html
     text = summary_text(searched)

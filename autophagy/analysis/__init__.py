@@ -5,9 +5,12 @@
     criterion.py         criteria written as text (`fid>=2x:persist=2`)
     time_to_collapse.py  one row per chain: collapse time or right-censoring
     survival.py          Kaplan–Meier product-limit estimator
-    bootstrap.py         seeded percentile bootstrap
+    intervals.py         intervals valid at the number of seeds (order statistics, sign-flip)
     summary.py           per cell: median time to collapse, interval, KM median
-    threshold.py         per series: ratio where collapse by G becomes likely (logistic fit)
+    threshold.py         per series: ratio where collapse by G becomes likely (exact interval)
+    phase_boundary.py    that threshold at every horizon t = 1..G
+    compare.py           each series against a baseline: hazard model, metric, seed-level tests
+    claims.py            the papers' findings as data; results_page.py tests them on a run
     plots/               the figures
     report.py            build_report(DIR): CSVs, figures and a self-contained report.html
     report_html.py       the HTML page pieces (base64 images, tables)

@@ -65,7 +65,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from autophagy.analysis.axes import label, series_axes
+from autophagy.analysis.axes import label, metric_columns, series_axes
 from autophagy.config import CollapseConfig
 
 COLUMNS = ["series", "baseline", "n_pairs", "hazard_ratio", "hr_low", "hr_high", "threshold_shift", "shift_low",
@@ -284,15 +284,18 @@ def _exp(x: float) -> float:
 # ------------------------------------------------------------------------------ pairing
 
 
-def _twins(rows: pd.DataFrame, metric: str) -> set[frozenset]:
+def _twins(rows: pd.DataFrame, axes: list[str]) -> set[frozenset]:
     """Pairs of chains that are one chain's rows: marked (column copy_of, where the rows have it)
-    or equal in the criterion's metric at every generation (accumulate at ratio 0 is `none`)."""
+    or equal in every metric column at every generation (accumulate at ratio 0 is `none`)."""
     same = set()
     if "copy_of" in rows.columns:
         marked = rows.loc[rows["copy_of"].fillna("").astype(str) != "", ["chain_id", "copy_of"]]
         same |= {frozenset(p) for p in marked.drop_duplicates("chain_id").itertuples(index=False)}
-    if metric in rows.columns and len(rows):
-        by_values = rows.sort_values("generation").groupby("chain_id")[metric].agg(lambda v: tuple(v.round(12)))
+    columns = metric_columns(rows, axes) if len(rows) else []
+    if columns:
+        ordered = rows.sort_values("generation")
+        values = ordered[columns].astype(float).round(12).fillna(np.inf)  # NaN == NaN for this purpose
+        by_values = values.groupby(ordered["chain_id"]).agg(lambda v: tuple(v)).apply(tuple, axis=1)
         for _, ids in by_values.groupby(by_values).groups.items():
             same |= {frozenset(p) for p in itertools.combinations(ids, 2)}
     return same
@@ -371,7 +374,7 @@ def compare(rows: pd.DataFrame, ttc: pd.DataFrame, axes: list[str], criterion: C
     todo = _todo(all_series, extra, baseline, pairs)
     at_g, over_g = _metric_values(rows, criterion.metric, generations) if len(rows) else (pd.Series(), pd.Series())
     times = _times(ttc, generations) if len(ttc) else pd.Series(dtype=float)
-    twins = _twins(rows, criterion.metric)
+    twins = _twins(rows, axes)
     out = []
     for s_values, b_values in todo:
         s_chains, b_chains = _select(ttc, s_values), _select(ttc, b_values)
@@ -395,9 +398,23 @@ def compare(rows: pd.DataFrame, ttc: pd.DataFrame, axes: list[str], criterion: C
     return _verdicts(table, criterion).reindex(columns=COLUMNS)
 
 
+def metric_difference(rows: pd.DataFrame, ttc: pd.DataFrame, axes: list[str], metric: str, generations: int,
+                      series: dict, baseline: dict) -> dict:
+    """`metric` at generation G, series minus baseline, paired by seed and ratio like `compare`
+    (twins left out), as mean_difference over seeds: estimate, low, high, p, n, and spread (sd/|mean|
+    of the per-seed differences, for seeds_needed)."""
+    extra = [a for a in series_axes(axes) if a != "mitigation"]
+    pair_ids = _pairs(_select(ttc, series), _select(ttc, baseline), extra, _twins(rows, axes))
+    at_g, _ = _metric_values(rows, metric, generations)
+    a, b = [p[1] for p in pair_ids], [p[2] for p in pair_ids]
+    d = _per_seed(pair_ids, at_g.reindex(a).to_numpy() - at_g.reindex(b).to_numpy())
+    return {**mean_difference(d), "spread": _spread(d)}
+
+
 def _verdicts(table: pd.DataFrame, criterion: CollapseConfig) -> pd.DataFrame:
     n = len(table)
-    claims = int(np.isfinite(table["p_value"]).sum() + np.isfinite(table["metric_p"]).sum())
+    claims = int(np.isfinite(table["p_value"].to_numpy(dtype=float)).sum()
+                 + np.isfinite(table["metric_p"].to_numpy(dtype=float)).sum())
     table["seeds_needed"] = [seeds_needed(x, claims) for x in table["seeds_needed"]]
     adjusted = holm(np.concatenate([table["p_value"].to_numpy(dtype=float), table["metric_p"].to_numpy(dtype=float)]))
     table["p_holm"], table["metric_p_holm"] = adjusted[:n], adjusted[n:]

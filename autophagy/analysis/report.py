@@ -11,8 +11,8 @@ Reads DIR/config.yaml and DIR/metrics (also mid-sweep) and writes
     DIR/report.html                     all of it in one self-contained page
 
 The collapse criterion is the sweep's own (`collapse:` in the config) unless one is given, as a
-CollapseConfig or as text (see criterion.py). Nothing here is random except bootstrap resampling
-and plot jitter, both seeded, so rebuilding a report over the same rows gives the same files.
+CollapseConfig or as text (see criterion.py). Nothing here is random except plot jitter, seeded,
+so rebuilding a report over the same rows gives the same files.
 A sweep run with `search.method: threshold` also has DIR/search.json (orchestrator/search.py):
 the ratios each round added to each series, and why; the report shows it.
 """
@@ -68,8 +68,8 @@ def resolve_criterion(criterion: CollapseConfig | str | None, cfg: config.SweepC
     return chosen
 
 
-def build_report(out_dir, criterion: CollapseConfig | str | None = None, *, n_boot: int = 1000,
-                 seed: int = 0, metrics: list[str] | None = None) -> dict[str, Path]:
+def build_report(out_dir, criterion: CollapseConfig | str | None = None, *, seed: int = 0,
+                 metrics: list[str] | None = None) -> dict[str, Path]:
     """Write the analysis of DIR (see the module docstring); returns {name: path} of what it wrote.
     `metrics`: which metrics get a curves figure (default: every metric column with any value;
     each figure costs about a second on a laptop core)."""
@@ -89,7 +89,7 @@ def build_report(out_dir, criterion: CollapseConfig | str | None = None, *, n_bo
     if search is not None:
         n_cells = len(search["chains"])
     ttc = time_to_collapse(rows, crit, G, axes)
-    summary = summarize(ttc, axes, grid=cfg.grid if search is None else None, n_boot=n_boot, seed=seed)
+    summary = summarize(ttc, axes, grid=cfg.grid if search is None else None, )
     thresholds = collapse_thresholds(ttc, axes, horizon=G)
     boundary = phase_boundary(ttc, axes, G)
     comparisons = comparisons_of(cfg, rows, ttc, crit)
@@ -127,7 +127,7 @@ def summary_text(out_dir, criterion: CollapseConfig | str | None = None) -> str:
     ttc = time_to_collapse(rows, crit, cfg.generations, axes)
     if ttc.empty:
         return f"{out_dir}: no rows yet (0 of {_n_cells(cfg.grid)} chains started)"
-    summary = summarize(ttc, axes, n_boot=0)
+    summary = summarize(ttc, axes, interval=False)
     thresholds = collapse_thresholds(ttc, axes, horizon=cfg.generations)
     lines = [answer(comparisons_of(cfg, rows, ttc, crit), cfg.analysis.baseline), "",
              f"collapse: {format_criterion(crit)}  ({describe_criterion(crit)})",

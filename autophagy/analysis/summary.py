@@ -3,7 +3,9 @@
 The median over seeds counts a censored chain at its censoring time. That is a lower bound on
 the true median, and `median_censored` says when it is only that: the median is exact only if
 pushing every censored time to infinity leaves it unchanged. `km_median` is the Kaplan–Meier
-median (NaN while fewer than half the chains have collapsed).
+median (NaN while fewer than half the chains have collapsed). `median_low`/`median_high` are the
+distribution-free 95 % interval of the median over seeds (analysis/intervals.py): open, -inf/inf,
+below 6 seeds, which is what fewer seeds can honestly say.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from autophagy.analysis.axes import cell_axes, groups, label, series_axes
-from autophagy.analysis.bootstrap import bootstrap_interval
+from autophagy.analysis.intervals import median_interval
 from autophagy.analysis.survival import kaplan_meier, median_survival
 
 COLUMNS = ["n_expected", "n_chains", "n_complete", "n_collapsed", "n_censored", "median_ttc",
@@ -31,16 +33,16 @@ def median_with_censoring(times, censored) -> tuple[float, bool]:
     return low, bool(high != low)
 
 
-def summarize(ttc: pd.DataFrame, axes: list[str], grid: dict | None = None, n_boot: int = 1000,
-              level: float = 0.95, seed: int = 0) -> pd.DataFrame:
+def summarize(ttc: pd.DataFrame, axes: list[str], grid: dict | None = None, interval: bool = True,
+              level: float = 0.95) -> pd.DataFrame:
     """One row per cell. With `grid`, cells with no chain yet appear too (n_chains 0).
-    `n_boot=0` skips the interval (median_low/high NaN) where only the median is wanted."""
+    `interval=False` skips the interval (median_low/high NaN) where only the median is wanted."""
     by = cell_axes(axes)
     out = []
     for values, sub in groups(ttc, by):
         t, c = sub["time_to_collapse"].to_numpy(dtype=float), sub["censored"].to_numpy(dtype=bool)
         median, lower_bound = median_with_censoring(t, c)
-        low, high = bootstrap_interval(t, np.median, n_boot, level, seed) if n_boot else (np.nan, np.nan)
+        low, high = median_interval(t, level) if interval else (np.nan, np.nan)
         out.append({**values, "n_chains": len(sub), "n_complete": int(sub["complete"].astype(bool).sum()),
                     "n_collapsed": int((~c).sum()), "n_censored": int(c.sum()), "median_ttc": median,
                     "median_low": low, "median_high": high, "median_censored": lower_bound,

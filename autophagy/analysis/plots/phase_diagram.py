@@ -1,13 +1,15 @@
 """Time to collapse against synthetic ratio: the phase diagram of the sweep.
 
-One line per series (mitigation x extra axes): the median over seeds with its bootstrap interval.
+One line per series (mitigation x extra axes): the median over seeds, with its distribution-free
+95 % interval where a cell has the 6 seeds such an interval needs (analysis/intervals.py).
 Every chain is a point, jittered sideways so that seeds do not hide each other: filled where it
 collapsed (a cross where that was a divergence), hollow with an upward arrow where it was
 censored (no collapse seen up to there, so its true time lies above the point).
 With `boundary` (analysis/phase_boundary.py), each series' phase boundary too: at each
-generation t, the ratio where half its chains have collapsed by t (a diamond on a dashed line)
-and its 95 % interval (a thin horizontal bar; an arrow where a side is open, beyond the ratios
-swept). Left of it "not collapsed yet by t", right of it "collapsed by t".
+generation t, the ratio where half its chains have collapsed by t (a diamond on a dashed line),
+from the model where phase_boundary.csv has one (threshold_model) and the exact estimate
+otherwise, and its 95 % interval as a light band: where a side is open, beyond the ratios swept,
+the band fades out at the edge. Left of it "not collapsed yet by t", right of it "collapsed by t".
 """
 
 from __future__ import annotations
@@ -51,9 +53,12 @@ def plot_phase_diagram(ttc: pd.DataFrame, summary: pd.DataFrame, axes: list[str]
         cell = cell[cell["n_chains"] > 0].sort_values("ratio")
         cx = cell["ratio"].to_numpy(dtype=float) + dodge
         med = cell["median_ttc"].to_numpy(dtype=float)
-        err = np.vstack([med - cell["median_low"].to_numpy(dtype=float),
-                         cell["median_high"].to_numpy(dtype=float) - med]).clip(min=0)
-        ax.errorbar(cx, med, yerr=err, color=colour, lw=2, capsize=3, label=label(values))
+        low, high = cell["median_low"].to_numpy(dtype=float), cell["median_high"].to_numpy(dtype=float)
+        ax.plot(cx, med, color=colour, lw=2, label=label(values))
+        closed = np.isfinite(low) & np.isfinite(high)  # below 6 seeds there is no 95 % interval
+        if closed.any():
+            err = np.vstack([med[closed] - low[closed], high[closed] - med[closed]]).clip(min=0)
+            ax.errorbar(cx[closed], med[closed], yerr=err, color=colour, lw=1.5, capsize=3, ls="")
         lower = cell["median_censored"].to_numpy(dtype=bool)
         ax.scatter(cx[lower], med[lower], s=60, marker="s", facecolors="white", edgecolors=colour, zorder=3)
         if boundary is not None and len(boundary):
@@ -67,7 +72,7 @@ def plot_phase_diagram(ttc: pd.DataFrame, summary: pd.DataFrame, axes: list[str]
     ax.set_title(f"Time to collapse vs ratio\ncriterion: {describe_criterion(criterion)}", fontsize=11)
     handles, _ = ax.get_legend_handles_labels()
     handles += [
-        Line2D([], [], color="grey", lw=2, label="median over seeds, 95% bootstrap interval"),
+        Line2D([], [], color="grey", lw=2, label="median over seeds (bars: 95% interval, where ≥ 6 seeds)"),
         Line2D([], [], ls="", marker="s", mfc="white", mec="grey", label="median is a lower bound (censored)"),
         Line2D([], [], ls="", marker="o", color="grey", alpha=0.55, label="chain: collapsed at this generation"),
         Line2D([], [], ls="", marker="o", mfc="none", mec="grey",
@@ -76,7 +81,7 @@ def plot_phase_diagram(ttc: pd.DataFrame, summary: pd.DataFrame, axes: list[str]
     ]
     if boundary is not None and len(boundary):
         handles.append(Line2D([], [], color="grey", ls="--", marker="D", ms=4,
-                              label="phase boundary: half collapsed by t, with 95% interval"))
+                              label="phase boundary: half collapsed by t (band: 95% interval)"))
     if any_diverged:
         handles.append(Line2D([], [], ls="", marker="x", color="grey", label="chain: diverged (counted as collapse)"))
     ax.legend(handles=handles, fontsize=8, loc="best")
@@ -84,23 +89,18 @@ def plot_phase_diagram(ttc: pd.DataFrame, summary: pd.DataFrame, axes: list[str]
 
 
 def _draw_boundary(ax, line: pd.DataFrame, colour, span: tuple[float, float], lift: float) -> None:
-    """One series' boundary: estimates joined by a dashed line, intervals as bars clipped to `span`
-    (an open or out-of-view side ends in an arrow at the edge)."""
+    """One series' boundary: estimates joined by a dashed line, the interval as a light band clipped
+    to `span` (one band per series, not a bar per horizon, so several series stay readable)."""
     line = line.sort_values("horizon")
-    t = line["horizon"].to_numpy(dtype=float) + lift  # lifted per series so that bars do not overlap
-    est = line["threshold"].to_numpy(dtype=float)
-    lo = line["ci_low"].to_numpy(dtype=float)
-    hi = line["ci_high"].to_numpy(dtype=float)
+    model = "threshold_model" in line and line["threshold_model"].notna().any()
+    est_col, lo_col, hi_col = ("threshold_model", "model_low", "model_high") if model else \
+        ("threshold", "ci_low", "ci_high")
+    t = line["horizon"].to_numpy(dtype=float) + lift  # lifted per series so that lines do not overlap
+    est = line[est_col].to_numpy(dtype=float)
+    lo = np.clip(line[lo_col].to_numpy(dtype=float), *span)
+    hi = np.clip(line[hi_col].to_numpy(dtype=float), *span)
     ok = np.isfinite(est)
     ax.plot(est[ok], t[ok], ls="--", marker="D", ms=4, color=colour, lw=1.2, alpha=0.9)
-    for y, a, b in zip(t, lo, hi):
-        if a != a:  # no interval (no data, or collapse decreasing with ratio)
-            continue
-        left, right = max(a, span[0]), min(b, span[1])
-        ax.plot([left, right], [y, y], color=colour, lw=0.8, alpha=0.6)
-        if a < span[0]:
-            ax.annotate("", (span[0], y), (span[0] + 0.04 * (span[1] - span[0]), y),
-                        arrowprops=dict(arrowstyle="->", color=colour, lw=0.8))
-        if b > span[1]:
-            ax.annotate("", (span[1], y), (span[1] - 0.04 * (span[1] - span[0]), y),
-                        arrowprops=dict(arrowstyle="->", color=colour, lw=0.8))
+    has = np.isfinite(lo) & np.isfinite(hi)
+    if has.any():
+        ax.fill_betweenx(t[has], lo[has], hi[has], color=colour, alpha=0.10, lw=0)
