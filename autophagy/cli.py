@@ -55,9 +55,10 @@ def cmd_run(args) -> int:
     from autophagy.orchestrator import sweep
 
     sweep.run(cfg, out, address=args.address, resume=args.resume)
-    code = _report(out, None)
+    got = rows.read_rows(out, rows.schema(cfg))
+    code = _report(out, None, got)
     # Chains whose last row says failed: retries exhausted, or failed at once by an error a retry would repeat.
-    last = rows.read_rows(out).groupby("chain_id").tail(1)
+    last = got.groupby("chain_id").tail(1)
     return 1 if (last.status == "failed").any() else code
 
 
@@ -83,11 +84,13 @@ def cmd_compare(args) -> int:
     return 0
 
 
-def _report(out: Path, criterion: str | None) -> int:
+def _report(out: Path, criterion: str | None, got=None) -> int:
+    """Build DIR's report and print its summary, from one read of the rows."""
     from autophagy.analysis import report
 
-    paths = report.build_report(out, criterion)
-    print(report.summary_text(out, criterion))
+    _, got = report.load_run(out, got)
+    paths = report.build_report(out, criterion, rows=got)
+    print(report.summary_text(out, criterion, rows=got))
     for name, path in paths.items():
         print(f"  {name:<20} {path}")
     return 0
