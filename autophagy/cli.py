@@ -4,6 +4,7 @@
     autophagy run SWEEP.yaml [--out DIR] [--set KEY=VALUE ...] [--address ADDR] [--resume]
     autophagy report DIR [--criterion TEXT]
     autophagy compare DIR [--baseline NAME] [--all] [--criterion TEXT] [--json]
+    autophagy status DIR [--watch [SECONDS]] [--json]
 """
 
 from __future__ import annotations
@@ -84,6 +85,21 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def cmd_status(args) -> int:
+    """Where the sweep in DIR stands (status.py): read-only, from DIR alone; --watch redraws until it ends."""
+    import time
+
+    from autophagy import status
+
+    while True:
+        now = status.status(Path(args.dir))
+        print(json.dumps(now, indent=1, default=str) if args.json else status.format_status(now), flush=True)
+        if args.watch is None or now["state"] != "running":
+            return 0
+        time.sleep(args.watch)
+        print()
+
+
 def _report(out: Path, criterion: str | None, got=None) -> int:
     """Build DIR's report and print its summary, from one read of the rows."""
     from autophagy.analysis import report
@@ -126,6 +142,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--criterion", help="a collapse criterion overriding the sweep's (see README)")
     p.add_argument("--json", action="store_true", help="the table as JSON records (comparisons.csv's columns)")
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("status", help="where a sweep stands, from its directory alone (never writes)")
+    p.add_argument("dir")
+    p.add_argument("--watch", nargs="?", type=float, const=10.0, metavar="SECONDS",
+                   help="print again every SECONDS (default 10) while the sweep runs")
+    p.add_argument("--json", action="store_true", help="the same as JSON, with a top-level state")
+    p.set_defaults(func=cmd_status)
 
     args = parser.parse_args(argv)
     try:
