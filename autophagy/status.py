@@ -57,7 +57,8 @@ def tune_trials(out_dir: Path) -> dict[str, dict]:
 
 
 def chain_table(out_dir: Path, cfg: SweepConfig, got: pd.DataFrame) -> pd.DataFrame:
-    """One row per chain: chain_id, axes, status, last_generation (its last 'ok' one), worker, retries, error."""
+    """One row per chain: chain_id, axes, status, last_generation (its last 'ok' one), worker (the last named:
+    a failed row has none), retries (Tune's), error (a failed chain's)."""
     trials = tune_trials(out_dir)
     table = pd.DataFrame(expected_cells(out_dir, cfg))
     if len(got):
