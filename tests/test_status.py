@@ -33,8 +33,9 @@ def _sweep(out: Path):
         if upto is not None:
             chain.put(*[{**cell.to_dict(), "generation": g, "status": "ok", "worker": f"10.0.0.{g} cpu",
                          "finished_at": datetime(2026, 1, 1, 0, g, tzinfo=timezone.utc)} for g in range(upto + 1)])
-    rows.ChainRows(out / "metrics", cells["none", 1.0, 0].chain_id, rows.schema(cfg)).fail(
-        cells["none", 1.0, 0].to_dict(), "RuntimeError: CUDA error: an illegal memory access was encountered")
+    rows.ChainRows(out / "metrics", cells["none", 1.0, 0].chain_id, rows.schema(cfg)).put({
+        **cells["none", 1.0, 0].to_dict(), "generation": 2, "status": "failed", "finished_at": datetime(
+            2026, 1, 1, 0, 3, tzinfo=timezone.utc), "error": "RuntimeError: CUDA error: an illegal memory access"})
     trial = lambda c, s: json.dumps({"status": s, "config": {"chain": cells[c].chain_id}})  # noqa: E731
     (out / "tune").mkdir()
     (out / "tune" / "experiment_state-2026-01-01_00-00-00.json").write_text(json.dumps({"trial_data": [
