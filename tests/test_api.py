@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.figure import Figure
@@ -88,3 +89,26 @@ def test_the_example_runs_on_a_finished_run(tmp_path):
     assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == ["metric_kl.png", "phase_diagram.png",
                                                                         "survival.png"]
     assert "accumulate" in done.stdout and "none" in done.stdout
+
+
+def test_metric_curves_of_many_chains_draw_bands_and_say_what_they_are():
+    from matplotlib.collections import LineCollection, PolyCollection
+
+    from autophagy.analysis.plots.metric_curves import MANY_CHAINS, metric_curves_figure
+    from simulated_chains import simulate
+
+    rng = np.random.default_rng(0)
+    axes = ["ratio", "seed", "mitigation"]
+    few = simulate([0.0, 1.0], range(2), {"none": 0.0}, 3, rng)
+    many = simulate([0.0, 1.0], range(MANY_CHAINS // 2 + 1), {"none": 0.0}, 3, rng)
+    (ax_few,) = metric_curves_figure(few, axes, "fid").axes
+    ax_many = metric_curves_figure(many, axes, "fid").axes[0]
+    assert any(isinstance(c, LineCollection) for c in ax_few.collections)  # every chain drawn
+    assert not any(isinstance(c, LineCollection) for c in ax_many.collections)
+    bands = [c for c in ax_many.collections if isinstance(c, PolyCollection)]
+    assert len(bands) == 1 + 2  # the legend's proxy, and one per ratio
+    assert "band: IQR over seeds" in [t.get_text() for t in ax_many.get_legend().get_texts()]
+    # the band of ratio 1.0 at the last generation spans the middle half of its chains' values
+    last = many[(many.ratio == 1.0) & (many.generation == 3)]["fid"]
+    top = bands[1].get_paths()[0].vertices[:, 1]  # ratios in order, then the proxy
+    assert top.max() == pytest.approx(last.quantile(0.75)) and top.min() <= last.quantile(0.25)
