@@ -5,6 +5,7 @@
     autophagy report DIR [--criterion TEXT]
     autophagy compare DIR [--baseline NAME] [--all] [--criterion TEXT] [--json]
     autophagy results DIR [--out PAGE.md] [--notes NOTES.md] [--metric M ...]
+    autophagy status DIR [--watch [SECONDS]] [--json]
 """
 
 from __future__ import annotations
@@ -56,9 +57,10 @@ def cmd_run(args) -> int:
     from autophagy.orchestrator import sweep
 
     sweep.run(cfg, out, address=args.address, resume=args.resume)
-    code = _report(out, None)
+    got = rows.read_rows(out, rows.schema(cfg))
+    code = _report(out, None, got)
     # Chains whose last row says failed: retries exhausted, or failed at once by an error a retry would repeat.
-    last = rows.read_rows(out).groupby("chain_id").tail(1)
+    last = got.groupby("chain_id").tail(1)
     return 1 if (last.status == "failed").any() else code
 
 
@@ -94,11 +96,28 @@ def cmd_results(args) -> int:
     return 0
 
 
-def _report(out: Path, criterion: str | None) -> int:
+def cmd_status(args) -> int:
+    """Where the sweep in DIR stands (status.py): read-only, from DIR alone; --watch redraws until it ends."""
+    import time
+
+    from autophagy import status
+
+    while True:
+        now = status.status(Path(args.dir))
+        print(json.dumps(now, indent=1, default=str) if args.json else status.format_status(now), flush=True)
+        if args.watch is None or now["state"] != "running":
+            return 0
+        time.sleep(args.watch)
+        print()
+
+
+def _report(out: Path, criterion: str | None, got=None) -> int:
+    """Build DIR's report and print its summary, from one read of the rows."""
     from autophagy.analysis import report
 
-    paths = report.build_report(out, criterion)
-    print(report.summary_text(out, criterion))
+    _, got = report.load_run(out, got)
+    paths = report.build_report(out, criterion, rows=got)
+    print(report.summary_text(out, criterion, rows=got))
     for name, path in paths.items():
         print(f"  {name:<20} {path}")
     return 0
@@ -141,6 +160,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--notes", help="a Markdown file appended as the Notes section")
     p.add_argument("--metric", action="append", dest="metrics", help="a metric column to tabulate (repeatable)")
     p.set_defaults(func=cmd_results)
+    p = sub.add_parser("status", help="where a sweep stands, from its directory alone (never writes)")
+    p.add_argument("dir")
+    p.add_argument("--watch", nargs="?", type=float, const=10.0, metavar="SECONDS",
+                   help="print again every SECONDS (default 10) while the sweep runs")
+    p.add_argument("--json", action="store_true", help="the same as JSON, with a top-level state")
+    p.set_defaults(func=cmd_status)
 
     args = parser.parse_args(argv)
     try:

@@ -142,3 +142,27 @@ def test_without_an_address_ray_starts_afresh_whatever_its_session_directory_rec
         assert gcs and not gcs.endswith(":1"), done.stdout
     finally:
         shutil.rmtree(temp, ignore_errors=True)
+
+
+def test_read_rows_unifies_files_written_before_a_column_existed(tmp_path):
+    """One dataset read with the sweep's schema: a file without `worker` or timings (an older writer)
+    reads them as null; without the schema, the files' own schemas are unified."""
+    import pyarrow as pa
+
+    cfg = _cfg(**{"grid.ratio": [0.0, 1.0]})
+    new, old = grid.cells(cfg)
+    full = rows.schema(cfg)
+    rows.ChainRows(tmp_path / "metrics", new.chain_id, full).put(
+        {**_row(new, 0), "worker": "10.0.0.1 cpu", "seconds_sample": 2.5}, {**_row(new, 1), "worker": "10.0.0.1 cpu"})
+    older = pa.schema([f for f in full if f.name != "worker" and not f.name.startswith("seconds_")])
+    rows.ChainRows(tmp_path / "metrics", old.chain_id, older).put(_row(old, 0, loss=7.0))
+
+    for schema in (full, None):
+        df = rows.read_rows(tmp_path, schema)
+        assert set(df.columns) == set(full.names) and len(df) == 3
+        got = df.set_index(["chain_id", "generation"])
+        assert got.loc[(old.chain_id, 0), "train_loss"] == 7.0 and pd.isna(got.loc[(old.chain_id, 0), "worker"])
+        assert got.loc[(new.chain_id, 0), "seconds_sample"] == 2.5
+        assert df[["chain_id", "generation"]].values.tolist() == sorted(df[["chain_id", "generation"]].values.tolist())
+    assert list(rows.read_rows(tmp_path, full).columns) == full.names
+    assert rows.read_rows(tmp_path / "nothing").columns.tolist() == ["chain_id", "generation"]

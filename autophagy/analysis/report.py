@@ -43,15 +43,16 @@ from autophagy.analysis.threshold import COLUMNS as THRESHOLD_COLUMNS
 from autophagy.analysis.threshold import collapse_thresholds
 from autophagy.analysis.time_to_collapse import time_to_collapse
 from autophagy.config import CollapseConfig
-from autophagy.rows import read_rows
+from autophagy.rows import read_rows, schema
 
 
-def load_run(out_dir: Path) -> tuple[config.SweepConfig, pd.DataFrame]:
-    """(resolved config, every row so far) of a run directory."""
+def load_run(out_dir: Path, rows: pd.DataFrame | None = None) -> tuple[config.SweepConfig, pd.DataFrame]:
+    """(resolved config, every row so far) of a run directory; `rows` already read are used as they are."""
     path = Path(out_dir) / "config.yaml"
     if not path.is_file():
         raise FileNotFoundError(f"{out_dir}: not a sweep directory (no config.yaml)")
-    return sweepfile.load(path), read_rows(out_dir)
+    cfg = sweepfile.load(path)
+    return cfg, read_rows(out_dir, schema(cfg)) if rows is None else rows
 
 
 def resolve_criterion(criterion: CollapseConfig | str | None, cfg: config.SweepConfig,
@@ -69,12 +70,12 @@ def resolve_criterion(criterion: CollapseConfig | str | None, cfg: config.SweepC
 
 
 def build_report(out_dir, criterion: CollapseConfig | str | None = None, *, seed: int = 0,
-                 metrics: list[str] | None = None) -> dict[str, Path]:
+                 metrics: list[str] | None = None, rows: pd.DataFrame | None = None) -> dict[str, Path]:
     """Write the analysis of DIR (see the module docstring); returns {name: path} of what it wrote.
     `metrics`: which metrics get a curves figure (default: every metric column with any value;
-    each figure costs about a second on a laptop core)."""
+    each figure costs about a second on a laptop core). `rows`: DIR's rows if already read (`load_run`)."""
     out_dir = Path(out_dir)
-    cfg, rows = load_run(out_dir)
+    cfg, rows = load_run(out_dir, rows)
     crit = resolve_criterion(criterion, cfg, rows)
     axes, G = list(cfg.grid), cfg.generations
     unknown = sorted(set(metrics or []) - set(metric_columns(rows, axes))) if len(rows) else []
@@ -119,9 +120,9 @@ def build_report(out_dir, criterion: CollapseConfig | str | None = None, *, seed
     return paths
 
 
-def summary_text(out_dir, criterion: CollapseConfig | str | None = None) -> str:
+def summary_text(out_dir, criterion: CollapseConfig | str | None = None, rows: pd.DataFrame | None = None) -> str:
     """A few lines for the console: median generation of collapse per ratio x series, thresholds."""
-    cfg, rows = load_run(Path(out_dir))
+    cfg, rows = load_run(Path(out_dir), rows)
     crit = resolve_criterion(criterion, cfg, rows)
     axes = list(cfg.grid)
     ttc = time_to_collapse(rows, crit, cfg.generations, axes)

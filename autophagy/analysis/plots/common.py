@@ -32,7 +32,10 @@ def ratio_colour(ratio: float, ratios) -> tuple:
     return RATIO_MAP(0.0 if hi == lo else 0.9 * (ratio - lo) / (hi - lo))
 
 
-def save(fig: Figure, path: Path) -> Path:
+def save(fig: Figure, path: Path | None) -> Path | Figure:
+    """Write the figure to path; with no path, return it unsaved (autophagy.Run's figures)."""
+    if path is None:
+        return fig
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
