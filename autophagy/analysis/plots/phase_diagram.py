@@ -8,8 +8,8 @@ censored (no collapse seen up to there, so its true time lies above the point).
 With `boundary` (analysis/phase_boundary.py), each series' phase boundary too: at each
 generation t, the ratio where half its chains have collapsed by t (a diamond on a dashed line),
 from the model where phase_boundary.csv has one (threshold_model) and the exact estimate
-otherwise, and its 95 % interval as a light band: where a side is open, beyond the ratios swept,
-the band fades out at the edge. Left of it "not collapsed yet by t", right of it "collapsed by t".
+otherwise; and above the last generation one bar per series, the threshold at G with its 95 %
+interval (an arrow where a side is open, beyond the ratios swept). Left of it "not collapsed yet by t", right of it "collapsed by t".
 """
 
 from __future__ import annotations
@@ -63,10 +63,11 @@ def plot_phase_diagram(ttc: pd.DataFrame, summary: pd.DataFrame, axes: list[str]
         ax.scatter(cx[lower], med[lower], s=60, marker="s", facecolors="white", edgecolors=colour, zorder=3)
         if boundary is not None and len(boundary):
             line = boundary.merge(pd.DataFrame([values]), on=by) if by else boundary
-            _draw_boundary(ax, line, colour, (ratios.min() - spacing / 2, ratios.max() + spacing / 2), i * 0.08)
+            _draw_boundary(ax, line, colour, (max(0.0, ratios.min() - spacing / 2), min(1.0, ratios.max() + spacing / 2)),
+                           i * 0.18, generations + 0.55)
 
     ax.axhline(generations, color="grey", ls=":", lw=1)
-    ax.set_ylim(-0.5, generations + 1)
+    ax.set_ylim(-0.5, generations + 0.75 + 0.18 * len(series))
     ax.set_xlabel("synthetic ratio (share of synthetic images in each generation's training set)")
     ax.set_ylabel("generation of collapse")
     ax.set_title(f"Time to collapse vs ratio\ncriterion: {describe_criterion(criterion)}", fontsize=11)
@@ -81,26 +82,35 @@ def plot_phase_diagram(ttc: pd.DataFrame, summary: pd.DataFrame, axes: list[str]
     ]
     if boundary is not None and len(boundary):
         handles.append(Line2D([], [], color="grey", ls="--", marker="D", ms=4,
-                              label="phase boundary: half collapsed by t (band: 95% interval)"))
+                              label="phase boundary: half collapsed by t; bar on top: the threshold at G, 95% interval"))
     if any_diverged:
         handles.append(Line2D([], [], ls="", marker="x", color="grey", label="chain: diverged (counted as collapse)"))
     ax.legend(handles=handles, fontsize=8, loc="best")
     return save(fig, path)
 
 
-def _draw_boundary(ax, line: pd.DataFrame, colour, span: tuple[float, float], lift: float) -> None:
-    """One series' boundary: estimates joined by a dashed line, the interval as a light band clipped
-    to `span` (one band per series, not a bar per horizon, so several series stay readable)."""
+def _draw_boundary(ax, line: pd.DataFrame, colour, span: tuple[float, float], lift: float, top: float) -> None:
+    """One series' boundary: estimates at every horizon joined by a dashed line, and one interval
+    only, the threshold's at G, as a bar above the plot's last generation (an arrow where a side is
+    open): a bar per horizon and series hid the chains."""
     line = line.sort_values("horizon")
     model = "threshold_model" in line and line["threshold_model"].notna().any()
     est_col, lo_col, hi_col = ("threshold_model", "model_low", "model_high") if model else \
         ("threshold", "ci_low", "ci_high")
-    t = line["horizon"].to_numpy(dtype=float) + lift  # lifted per series so that lines do not overlap
+    t = line["horizon"].to_numpy(dtype=float)
     est = line[est_col].to_numpy(dtype=float)
-    lo = np.clip(line[lo_col].to_numpy(dtype=float), *span)
-    hi = np.clip(line[hi_col].to_numpy(dtype=float), *span)
     ok = np.isfinite(est)
-    ax.plot(est[ok], t[ok], ls="--", marker="D", ms=4, color=colour, lw=1.2, alpha=0.9)
-    has = np.isfinite(lo) & np.isfinite(hi)
-    if has.any():
-        ax.fill_betweenx(t[has], lo[has], hi[has], color=colour, alpha=0.10, lw=0)
+    ax.plot(est[ok], t[ok] + lift * 0.5, ls="--", marker="D", ms=4, color=colour, lw=1.2, alpha=0.9)
+    last = line.iloc[-1]
+    a, b = float(last[lo_col]), float(last[hi_col])
+    if a != a:
+        return
+    y = top + lift
+    left, right = max(a, span[0]), min(b, span[1])
+    ax.plot([left, right], [y, y], color=colour, lw=3, alpha=0.8, solid_capstyle="butt")
+    if last[est_col] == last[est_col]:
+        ax.plot([last[est_col]], [y], marker="D", ms=6, color=colour)
+    for edge, open_ in ((span[0], a < span[0]), (span[1], b > span[1])):
+        if open_:
+            step = 0.04 * (span[1] - span[0]) * (1 if edge == span[0] else -1)
+            ax.annotate("", (edge, y), (edge + step, y), arrowprops=dict(arrowstyle="->", color=colour, lw=1.5))
