@@ -397,7 +397,8 @@ def compare(rows: pd.DataFrame, ttc: pd.DataFrame, axes: list[str], criterion: C
 
 def _verdicts(table: pd.DataFrame, criterion: CollapseConfig) -> pd.DataFrame:
     n = len(table)
-    claims = int(np.isfinite(table["p_value"]).sum() + np.isfinite(table["metric_p"]).sum())
+    claims = int(np.isfinite(table["p_value"].to_numpy(dtype=float)).sum()
+                 + np.isfinite(table["metric_p"].to_numpy(dtype=float)).sum())
     table["seeds_needed"] = [seeds_needed(x, claims) for x in table["seeds_needed"]]
     adjusted = holm(np.concatenate([table["p_value"].to_numpy(dtype=float), table["metric_p"].to_numpy(dtype=float)]))
     table["p_holm"], table["metric_p_holm"] = adjusted[:n], adjusted[n:]
