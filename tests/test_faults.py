@@ -48,13 +48,18 @@ def _plan(faults_file, faults):
     faults_file.write_text(json.dumps(faults))
 
 
-def wait_for(path: Path, driver: subprocess.Popen | None = None) -> None:
-    """Until `path` exists (a hold fault's marker); fail if the driver exits first or it never comes."""
+def wait_until(done, what: str, driver: subprocess.Popen | None = None) -> None:
+    """Until `done()` (an event: a hold fault's marker, rows written while a chain is held); fail if
+    the driver exits first or the event never comes within the generous bound."""
     deadline = time.monotonic() + EVENT_BOUND_S
-    while not path.exists():
-        assert driver is None or driver.poll() is None, f"the driver exited ({driver.returncode}) before {path.name}"
-        assert time.monotonic() < deadline, f"no {path.name} after {EVENT_BOUND_S} s"
+    while not done():
+        assert driver is None or driver.poll() is None, f"the driver exited ({driver.returncode}) before {what}"
+        assert time.monotonic() < deadline, f"no {what} after {EVENT_BOUND_S} s"
         time.sleep(0.1)
+
+
+def held(faults_file: Path, i: int) -> Path:
+    return faults_file.parent / f"{faults_file.name}.held-{i}"
 
 
 def release(faults_file: Path, i: int) -> None:
@@ -115,7 +120,7 @@ def test_driver_sigkill_then_resume(_faults, tmp_path):
     env = {**os.environ, "RAY_ADDRESS": ""}
     driver = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        wait_for(_faults.parent / f"{_faults.name}.held-0", driver)
+        wait_until(held(_faults, 0).exists, "held chain", driver)
     finally:
         os.killpg(driver.pid, signal.SIGKILL)  # the driver and the local Ray it started
         driver.wait()
