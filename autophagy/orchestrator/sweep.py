@@ -2,7 +2,8 @@
 
     autophagy run SWEEP.yaml [--out DIR] [--resume]
 
-DIR/config.yaml (the resolved config) is written before any work starts. DIR/tune is Tune's
+One driver at a time per DIR (orchestrator/lock.py: DIR/driver.lock and DIR/driver.json); a
+second is refused before Ray starts. DIR/config.yaml (the resolved config) is written before any work starts. DIR/tune is Tune's
 experiment directory (trial checkpoints, experiment state); `--resume` restores it with
 `Tuner.restore`, continuing unfinished and failed chains from their last checkpoint.
 """
@@ -19,7 +20,7 @@ from ray import tune
 
 from autophagy import grid, sweepfile
 from autophagy.config import ConfigError
-from autophagy.orchestrator import assets, search, trackers, trial
+from autophagy.orchestrator import assets, lock, search, trackers, trial
 from autophagy.orchestrator.progress import Progress
 from autophagy.orchestrator.retention import Retention
 
@@ -129,6 +130,11 @@ def _tuner(cfg, out: Path, listed: list[grid.Cell], files: dict[str, bytes], res
 def run(cfg, out: Path, *, address: str | None = None, resume: bool = False, progress: bool = True):
     """Run (or resume) the sweep into `out`; returns Tune's ResultGrid."""
     out = Path(out).resolve()
+    with lock.held(out, log):
+        return _run(cfg, out, address, resume, progress)
+
+
+def _run(cfg, out: Path, address: str | None, resume: bool, progress: bool):
     prepare_out_dir(cfg, out, resume)
     init_ray(address)
     check_resources(cfg)
