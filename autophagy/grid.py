@@ -129,6 +129,20 @@ def cells(cfg: SweepConfig, ratios=None) -> list[Cell]:
     return [make_cell(dict(zip(names, combo))) for combo in itertools.product(*(axes[n] for n in names))]
 
 
+def twins(listed: list[Cell]) -> dict[str, str]:
+    """{twin chain_id: the chain_id it equals} among these cells: a cell whose mitigation equals
+    another at its ratio (mitigations.twin), where that other cell, same values otherwise, is listed
+    too. The sweep runs the other and writes the twin's rows as a copy (column copy_of)."""
+    ids = {c.chain_id for c in listed}
+    out = {}
+    for c in listed:
+        same = mitigations.twin(c.mitigation, c.ratio)
+        source = same and chain_id({**c.values(), "mitigation": same})
+        if source in ids:
+            out[c.chain_id] = source
+    return out
+
+
 def cell_config(cfg: SweepConfig, cell: Cell) -> SweepConfig:
     """The sweep config as this chain sees it: extra axis values applied, then what its mitigation
     changes in the config (ReDiFine's condition drop and CFG schedule), so that the backend is
