@@ -20,7 +20,7 @@ import os
 import socket
 import threading
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 from filelock import FileLock, Timeout

@@ -12,7 +12,7 @@ from typing import Literal, Optional
 
 from pydantic import Field, model_validator
 
-from autophagy.config import ConfigError, ModelSection, TupleOf, check
+from autophagy.config import ModelSection, TupleOf, check
 
 BETA_SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2")
 # Leaf modules LoRA can wrap: the resnets' convs everywhere, attention projections where
