@@ -115,8 +115,8 @@ def test_driver_sigkill_then_resume(_faults, tmp_path):
             "--set", "checkpoint_interval_s=0"]
     cmd = [sys.executable, "-m", "autophagy", "run", str(ROOT / "sweeps" / "smoke.yaml"), "--out", str(out), *sets]
     cfg = sweepfile.load(ROOT / "sweeps" / "smoke.yaml", sweepfile.parse_set(sets[1::2]))
-    held = grid.cells(cfg)[1].chain_id
-    _plan(_faults, [{"kind": "hold", "chain": held, "generation": 6}])  # fires once: the resume is not held
+    target = grid.cells(cfg)[1].chain_id
+    _plan(_faults, [{"kind": "hold", "chain": target, "generation": 6}])  # fires once: the resume is not held
     env = {**os.environ, "RAY_ADDRESS": ""}
     driver = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -125,7 +125,7 @@ def test_driver_sigkill_then_resume(_faults, tmp_path):
         os.killpg(driver.pid, signal.SIGKILL)  # the driver and the local Ray it started
         driver.wait()
     partial = rows.read_rows(out)
-    assert (partial.chain_id == held).sum() <= 6, "the held chain went past generation 5"
+    assert (partial.chain_id == target).sum() <= 6, "the held chain went past generation 5"
     assert len(partial) < len(grid.cells(cfg)) * (cfg.generations + 1)
     done = subprocess.run(cmd + ["--resume"], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
