@@ -91,6 +91,7 @@ class Chain:
             "n_synthetic": int((source >= 0).sum()),
             "train_loss": float(fit["loss"]),
             "error": None,
+            "copy_of": "",  # a chain that ran (a twin's copied rows name their source: grid.twins)
             **{k: float(v) for k, v in metrics.items()},
             **timings,
         }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,11 +92,26 @@ def _check_value(cfg: SweepConfig, axis: str, value: Any, where: str) -> Any:
     return leaf  # as the field holds it (an integer given for a float: the float)
 
 
+# What a chain id may hold: it names files and directories (DIR/metrics/<id>.parquet, DIR/tune/<id>).
+UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
+SLUG_MAX = 64  # characters of one value in an id; the hash tells apart values that share a slug
+
+
+def slug(value: Any) -> str:
+    """A value as a piece of a file name: itself if it is one already (numbers, names: the ids of
+    existing runs stay as they were), else its runs of other characters (`/`, spaces, non-ASCII)
+    and its `..` as `_`, cut to its last SLUG_MAX characters (a path's most telling end)."""
+    text = str(value)
+    if not UNSAFE.search(text) and ".." not in text:
+        return text
+    return UNSAFE.sub("_", text).replace("..", "_")[-SLUG_MAX:]
+
+
 def chain_id(values: dict[str, Any]) -> str:
-    """Readable and unique: `none-r0.5-s1[-cfg_scale3]-<6 hex of every axis value>`."""
+    """Readable, unique and safe as a file name: `none-r0.5-s1[-cfg_scale3]-<6 hex of every axis value>`."""
     digest = hashlib.sha1(_key(values).encode()).hexdigest()[:6]
     parts = [str(values["mitigation"]), f"r{values['ratio']:g}", f"s{values['seed']}"]
-    parts += [f"{k.split('.')[-1]}{v}" for k, v in values.items() if k not in CORE_AXES]
+    parts += [f"{k.split('.')[-1]}{slug(v)}" for k, v in values.items() if k not in CORE_AXES]
     return "-".join(parts) + "-" + digest
 
 
@@ -111,6 +127,20 @@ def cells(cfg: SweepConfig, ratios=None) -> list[Cell]:
     axes = dict(cfg.grid) if ratios is None else {**cfg.grid, "ratio": tuple(ratios)}
     names = list(axes)
     return [make_cell(dict(zip(names, combo))) for combo in itertools.product(*(axes[n] for n in names))]
+
+
+def twins(listed: list[Cell]) -> dict[str, str]:
+    """{twin chain_id: the chain_id it equals} among these cells: a cell whose mitigation equals
+    another at its ratio (mitigations.twin), where that other cell, same values otherwise, is listed
+    too. The sweep runs the other and writes the twin's rows as a copy (column copy_of)."""
+    ids = {c.chain_id for c in listed}
+    out = {}
+    for c in listed:
+        same = mitigations.twin(c.mitigation, c.ratio)
+        source = same and chain_id({**c.values(), "mitigation": same})
+        if source in ids:
+            out[c.chain_id] = source
+    return out
 
 
 def cell_config(cfg: SweepConfig, cell: Cell) -> SweepConfig:

@@ -2,11 +2,14 @@
 
 `autophagy validate` and `autophagy run` call `check` after the config loads: a sweep that would
 fail in every chain (a data path that does not exist or does not load, a pool smaller than what a
-cell draws from it, missing model or feature weights) is refused in one line naming the sweep file
-and the field, with exit code 2, instead of a Ray traceback minutes later.
+cell draws from it, missing model or feature weights) is refused with exit code 2, instead of a
+Ray traceback minutes later, in one line that lists every problem found, each naming the sweep
+file's field: a sweep copied to a new machine is fixed in one pass, not one rerun per path.
 
 Each backend adds its own checks as a hook on its (light, torch-free) `model:` config class:
-`preflight(cfg) -> int` checks its files and returns the size of the real training pool. Every
+`preflight(cfg, problems) -> int | None` checks its files, each independent check inside
+`with problems.guard():` so that one failing does not hide the next, and returns the size of the
+real training pool (None when the data could not be read). Every
 cell's N must fit in it: each chain draws its fixed real set of N from the pool (`mixing: share`
 and `bertrand` alike; `bertrand` trains on all N of them), and `fresh_data` draws up to N afresh
 each generation. A backend without the hook gets the generic checks only.
@@ -15,6 +18,7 @@ each generation. A backend without the hook gets the generic checks only.
 from __future__ import annotations
 
 import importlib.util
+from contextlib import contextmanager
 
 from autophagy import grid
 from autophagy.config import ConfigError
@@ -25,13 +29,41 @@ TRACKER_MODULES = {"tensorboard": ("tensorboardX", "tensorboardX"), "mlflow": ("
                    "wandb": ("wandb", "'autophagy[wandb]'")}
 
 
+class Problems:
+    """What preflight found, one line each, in order and once (every cell of a bad data.path says the same)."""
+
+    def __init__(self):
+        self.lines: dict[str, None] = {}
+
+    def add(self, line: str) -> None:
+        self.lines.setdefault(line)
+
+    @contextmanager
+    def guard(self):
+        """Run one check: its error (ConfigError, the data loaders' errors) is recorded, not raised."""
+        try:
+            yield
+        except (ValueError, FileNotFoundError) as err:
+            self.add(_one_line(err))
+
+    def raise_for(self, source: str) -> None:
+        lines = list(self.lines)
+        if len(lines) == 1:
+            raise ConfigError(f"{source}: {lines[0]}")
+        if lines:
+            raise ConfigError(f"{source}: {len(lines)} problems: " + " ".join(f"({i}) {x}" for i, x in enumerate(lines, 1)))
+
+
 def check(cfg, source: str) -> None:
-    """Raise ConfigError('<source>: <field>: ...') for the first thing that cannot work."""
+    """Raise ConfigError('<source>: <field>: ...'), or '<source>: K problems: (1) <field>: ... (2) ...'
+    for every thing that cannot work."""
+    problems = Problems()
     for i, name in enumerate(cfg.loggers):  # wandb is an optional extra; the others come with autophagy
         module, package = TRACKER_MODULES[name]
         if importlib.util.find_spec(module) is None:
-            raise ConfigError(f"{source}: loggers[{i}]: {name} is not installed (pip install {package})")
-    pools: dict[str, int] = {}  # one load per distinct data/model section (axes may change them)
+            problems.add(f"loggers[{i}]: {name} is not installed (pip install {package})")
+    too_big: set[tuple[int, int]] = set()
+    pools: dict[str, int | None] = {}  # one load per distinct data/model section (axes may change them)
     for cell in grid.cells(cfg):
         c = grid.cell_config(cfg, cell)
         hook = getattr(c.model, "preflight", None)
@@ -39,15 +71,14 @@ def check(cfg, source: str) -> None:
             continue
         key = repr((c.data, c.model))
         if key not in pools:
-            try:
-                pools[key] = hook(c)
-            except (ValueError, FileNotFoundError) as err:  # ConfigError, the data loaders' errors
-                raise ConfigError(f"{source}: {_one_line(err)}") from None
-        n = c.images_per_generation
-        if n > pools[key]:
-            raise ConfigError(f"{source}: images_per_generation: {n} (chain {cell.chain_id}) but the real "
-                              f"training pool holds only {pools[key]} images (after data.holdout="
-                              f"{c.data.holdout}{' and data.eval_only_classes' if c.data.eval_only_classes else ''})")
+            pools[key] = hook(c, problems)
+        n, pool = c.images_per_generation, pools[key]
+        if pool is not None and n > pool and (n, pool) not in too_big:  # once per N, not per seed
+            too_big.add((n, pool))
+            problems.add(f"images_per_generation: {n} (chain {cell.chain_id}) but the real training pool holds "
+                         f"only {pool} images (after data.holdout={c.data.holdout}"
+                         f"{' and data.eval_only_classes' if c.data.eval_only_classes else ''})")
+    problems.raise_for(source)
 
 
 def _one_line(err: Exception) -> str:

@@ -48,7 +48,9 @@ def schema(cfg) -> pa.Schema:
 
     fields = [("chain_id", pa.string()), ("ratio", pa.float64()), ("seed", pa.int64()), ("mitigation", pa.string())]
     fields += [(axis, arrow_type(values)) for axis, values in cfg.grid.items() if axis not in ("ratio", "seed", "mitigation")]
-    fields += [("generation", pa.int64()), ("status", pa.string()), ("error", pa.string()), ("worker", pa.string()),
+    # copy_of: '' for a chain that ran; for a twin (grid.twins), the chain whose rows these copy
+    fields += [("generation", pa.int64()), ("status", pa.string()), ("error", pa.string()), ("copy_of", pa.string()),
+               ("worker", pa.string()),
                ("finished_at", pa.timestamp("us", tz="UTC")),
                ("n_real", pa.int64()), ("n_synthetic", pa.int64()), ("train_loss", pa.float64())]
     fields += [(m, pa.float64()) for m in cfg.model.metric_names(cfg)]
@@ -112,7 +114,7 @@ class ChainRows:
         """Record that the chain could not go on: a 'failed' row, with the error, at the generation
         after its last good one (replaced when a later --resume finishes it). Returns that generation."""
         generation = max((g for g, r in self.rows.items() if r["status"] == "ok"), default=-1) + 1
-        self.put({**cell, "generation": generation, "status": "failed", "error": error,
+        self.put({**cell, "generation": generation, "status": "failed", "error": error, "copy_of": "",
                   "finished_at": datetime.now(timezone.utc)})
         return generation
 

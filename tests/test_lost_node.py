@@ -6,22 +6,21 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import raynodes
-from test_faults import _uninterrupted
+from test_faults import _plan, _uninterrupted, held, release, wait_until
 
 from autophagy import grid, rows, sweepfile
 from autophagy.orchestrator import trial
 
 ROOT = Path(__file__).resolve().parents[1]
-# 4 chains of 1 CPU on 2 nodes of 2 CPUs: 2 on each node, the second node's some 14 s after the
-# head's on 2 busy cores (it starts its worker processes only then; the head's were prestarted).
-# 2 CPUs: the raylet starts 2 worker processes at a time, so that node's 2 chains start together,
-# and each has 10-25 rows when the kill lands. Every generation checkpointed, so a retry goes on
-# from the generation before the kill.
+# 4 chains of 1 CPU on 2 nodes of 2 CPUs: 2 on each node. Every chain is held before generation
+# HELD (a hold fault) until all four are: the second node is killed then, with rows of its chains
+# written and none finished. Every generation checkpointed, so a retry goes on from the generation
+# before the kill.
+HELD = 3
 SETS = ["generations=100", "resources.cpus=1", "grid.seed=[0, 1]", "grid.mitigation=[none]", "grid.ratio=[0.5, 1.0]",
         "checkpoint_interval_s=0", "retries=1"]
 # Where the rows of two runs legitimately differ: which node ran them, when, and how long it took.
@@ -32,12 +31,15 @@ def _node(worker: str) -> str:
     return worker.split(" node ")[1].split()[0]  # "IP node NODE_ID CPU" (actors/chain_actor.py)
 
 
-def test_second_node_sigkilled_mid_sweep_its_chains_finish_on_the_head(tmp_path):
+def test_second_node_sigkilled_mid_sweep_its_chains_finish_on_the_head(_faults, tmp_path):
     out, scratch = tmp_path / "run", tmp_path / "scratch"
     scratch.mkdir()
     # TMPDIR: the trials' checkpoint scratch directories land where the test can count them. A
     # lost node is noticed after 4 missed health checks of 0.5 s, not Ray's default 5 of 3 s.
-    env = {"TMPDIR": str(scratch), "RAY_health_check_period_ms": "500", "RAY_health_check_failure_threshold": "4"}
+    env = {"TMPDIR": str(scratch), "RAY_health_check_period_ms": "500", "RAY_health_check_failure_threshold": "4",
+           "AUTOPHAGY_FAULTS": str(_faults)}
+    cells = grid.cells(sweepfile.load(ROOT / "sweeps" / "smoke.yaml", sweepfile.parse_set(SETS)))
+    _plan(_faults, [{"kind": "hold", "chain": c.chain_id, "generation": HELD} for c in cells])
     head = raynodes.Node(cpus=2, env=env)
     second = None
     try:
@@ -49,14 +51,12 @@ def test_second_node_sigkilled_mid_sweep_its_chains_finish_on_the_head(tmp_path)
         driver = subprocess.Popen(cmd, env=raynodes.ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                   start_new_session=True)
         try:
-            # Kill once each chain of the second node has rows, long before any chain can end.
-            deadline = time.time() + 120
-            while time.time() < deadline and driver.poll() is None:
-                got = rows.read_rows(out)
-                if len(got) and (got[got.worker.map(_node) == lost].groupby("chain_id").size() >= 2).sum() == 2:
-                    break
-                time.sleep(0.1)
+            # Kill once every chain is held: each has its rows up to generation HELD - 2 at least.
+            for i in range(len(cells)):
+                wait_until(held(_faults, i).exists, f"chain {cells[i].chain_id} held", driver)
             second.stop(signal.SIGKILL)
+            for i in range(len(cells)):  # the head's chains go on; the lost ones' retries are not held
+                release(_faults, i)
             _, err = driver.communicate(timeout=300)
         finally:
             if driver.poll() is None:

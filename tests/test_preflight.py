@@ -1,13 +1,14 @@
 """Preflight (autophagy/preflight.py): `validate` and `run` refuse, before Ray starts and in one line
 naming the file and the field, what would fail in every chain; a refused run blocks no rerun."""
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
-from autophagy import config, rows, sweepfile
+from autophagy import config, preflight, rows, sweepfile
 from autophagy.cli import main
 from autophagy.orchestrator import sweep
 
@@ -61,7 +62,7 @@ def test_validate_loads_the_digits_data(tmp_path, capsys, data, field):
 def test_validate_refuses_a_missing_sd_pipeline(tmp_path, capsys):
     path = ROOT / "sweeps" / "pu_sdturbo.yaml"
     err = _refused(capsys, ["validate", str(path), "--set", f"model.path={tmp_path / 'sd'}"])
-    assert f"{path}: model.path='{tmp_path / 'sd'}': no such directory" in err
+    assert err.startswith(f"autophagy: error: {path}: ") and f"model.path='{tmp_path / 'sd'}': no such directory" in err
 
 
 def test_run_is_refused_before_anything_is_written(tmp_path, capsys):
@@ -78,3 +79,27 @@ def test_a_run_refused_after_ray_starts_blocks_no_rerun(ray_local, tmp_path):
     sweep.run(fixed, tmp_path / "run", progress=False)  # the same command with the fix, no --resume
     assert sweepfile.load(tmp_path / "run" / "config.yaml") == fixed
     assert len(rows.read_rows(tmp_path / "run")) == fixed.generations + 1
+
+
+def test_every_problem_is_listed_at_once(tmp_path, capsys):
+    """shi_cifar10 on a machine without its data, its DINOv2 weights nor a tracker package: one line
+    names all three fields, so one pass fixes them."""
+    missing = [n for n, (module, _) in preflight.TRACKER_MODULES.items() if importlib.util.find_spec(module) is None]
+    if not missing:
+        pytest.skip("every tracker package is installed here: no third problem to plant")
+    path = ROOT / "sweeps" / "shi_cifar10.yaml"
+    data, weights = tmp_path / "MISSING", tmp_path / "no-dinov2"
+    err = _refused(capsys, ["validate", str(path), "--set", f"data.path={data}", "--set", f"metrics.dinov2_path={weights}",
+                            "--set", f"loggers=[{missing[0]}]"])
+    assert err.startswith(f"autophagy: error: {path}: 3 problems: (1) loggers[0]: {missing[0]} is not installed")
+    assert f"(2) metrics.dinov2_path='{weights}'" in err and f"(3) data.path='{data}'" in err
+
+
+def test_every_missing_sd_file_is_listed_at_once(tmp_path, capsys):
+    path = ROOT / "sweeps" / "pu_sdturbo.yaml"
+    sets = {"model.path": tmp_path / "sd", "model.inception_weights": tmp_path / "inception.pth",
+            "model.clip_path": tmp_path / "clip", "data.path": tmp_path / "images"}
+    err = _refused(capsys, ["validate", str(path), *[a for k, v in sets.items() for a in ("--set", f"{k}={v}")]])
+    assert f"{path}: 4 problems:" in err
+    for field, value in sets.items():
+        assert f"{field}='{value}'" in err or f"{field}: {value}" in err, (field, err)

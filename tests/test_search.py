@@ -5,16 +5,17 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from test_faults import _plan, held, wait_until
+
 from autophagy import config, rows, sweepfile
 from autophagy.analysis.report import build_report, summary_text
 from autophagy.counts import round_half_up
-from autophagy.orchestrator import sweep
+from autophagy.orchestrator import search, sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 # gmm chains of 40 points: ratio 1 collapses (kl >= 0.5) within a few generations, ratio 0 rarely
@@ -68,22 +69,32 @@ def test_search_refuses_a_budget_smaller_than_its_grid():
         _cfg(**{"search.max_chains": 5})
 
 
-def test_search_sigkilled_driver_resumes_where_it_stood(searched, tmp_path):
-    """A real `autophagy run` of the same search, SIGKILLed once it has rows, then `--resume`d:
-    the same chains as the uninterrupted search, every row once, no finished chain run again."""
+def test_search_sigkilled_driver_resumes_where_it_stood(searched, _faults, tmp_path):
+    """A real `autophagy run` of the same search, SIGKILLed while one chain of round 0 is held before
+    its last generation and the others have finished, then `--resume`d: the same chains as the
+    uninterrupted search, every row once, no finished chain run again."""
     out = tmp_path / "run"
     sets = [arg for k, v in SETS.items() for arg in ("--set", f"{k}={json.dumps(v)}")]
     cmd = [sys.executable, "-m", "autophagy", "run", str(ROOT / "sweeps" / "smoke.yaml"), "--out", str(out), *sets]
     env = {**os.environ, "RAY_ADDRESS": ""}
+    round0 = search.round_zero(_cfg())
+    _plan(_faults, [{"kind": "hold", "chain": round0[0].chain_id, "generation": 4}])
     driver = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 180
-    while time.time() < deadline and rows.read_rows(out).get("chain_id", pd.Series()).nunique() < 20:
-        time.sleep(0.1)
-    os.killpg(driver.pid, signal.SIGKILL)
-    driver.wait()
+
+    def others_finished():
+        got = rows.read_rows(out)
+        ids = {c.chain_id for c in round0[1:]}
+        return len(got) and ids <= set(got[got.generation == 4].chain_id)
+
+    try:
+        wait_until(held(_faults, 0).exists, "held chain", driver)
+        wait_until(others_finished, "round 0's other chains finished", driver)
+    finally:
+        os.killpg(driver.pid, signal.SIGKILL)
+        driver.wait()
     before = rows.read_rows(out)
     n_chains = len(json.loads((searched / "search.json").read_text())["chains"])
-    assert 0 < before["chain_id"].nunique() < n_chains or len(before) < n_chains * 5, "not killed mid-search"
+    assert len(before) < n_chains * 5, "not killed mid-search"  # the held chain's last row is missing
     done = subprocess.run(cmd + ["--resume"], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     after, want = rows.read_rows(out), rows.read_rows(searched)

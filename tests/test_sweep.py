@@ -33,7 +33,8 @@ def test_every_chain_and_generation_has_exactly_one_row(smoke):
 
 def test_generations_within_the_checkpoint_interval_share_one_checkpoint(smoke):
     cfg, out, _ = smoke
-    for cell in grid.cells(cfg):
+    twins = grid.twins(grid.cells(cfg))
+    for cell in (c for c in grid.cells(cfg) if c.chain_id not in twins):  # a twin has no trial
         saved = sorted((out / "tune" / cell.chain_id).glob("checkpoint_*"))
         assert len(saved) == 1, saved
         _, meta = checkpoint.unpack(checkpoint.read_dir(saved[0]), "test")
@@ -43,7 +44,7 @@ def test_generations_within_the_checkpoint_interval_share_one_checkpoint(smoke):
 def test_schema(smoke):
     cfg, out, _ = smoke
     df = rows.read_rows(out)
-    expected = {"chain_id", "ratio", "seed", "mitigation", "generation", "status", "error", "worker", "finished_at", "n_real",
+    expected = {"chain_id", "ratio", "seed", "mitigation", "generation", "status", "error", "copy_of", "worker", "finished_at", "n_real",
                 "n_synthetic", "train_loss", "seconds_build", "seconds_finetune", "seconds_sample",
                 "seconds_evaluate", "seconds_checkpoint", *cfg.model.metric_names()}
     assert {"variance", "loglik", "kl", "sample_variance", "variance_c0", "variance_c1"} <= expected
@@ -110,3 +111,28 @@ def test_rows_query_with_duckdb_as_the_readme_shows(smoke):
     want = (df[df.generation == cfg.generations].groupby(["ratio", "mitigation"], as_index=False)["kl"].mean()
             .sort_values(["ratio", "mitigation"]).reset_index(drop=True))
     pd.testing.assert_frame_equal(got, want, check_dtype=False)
+
+
+def test_a_twin_runs_once_and_its_rows_copy_its_source(smoke):
+    """accumulate at ratio 0 is none at ratio 0 (mitigations.twin): the smoke grid runs it once.
+    Its copied rows equal the rows of a real accumulate chain at ratio 0, run in-process."""
+    from test_faults import VALUES
+
+    from autophagy.backends import backend_class
+    from autophagy.chain import Chain
+
+    cfg, out, results = smoke
+    twins = grid.twins(grid.cells(cfg))
+    assert twins == {grid.chain_id({"ratio": 0.0, "seed": 0, "mitigation": "accumulate"}):
+                     grid.chain_id({"ratio": 0.0, "seed": 0, "mitigation": "none"})}
+    assert len(results) == len(grid.cells(cfg)) - 1 and not (out / "tune" / next(iter(twins))).exists()
+    got = rows.read_rows(out)
+    assert set(got.loc[got.copy_of != "", "chain_id"]) == set(twins)
+    assert (got.loc[got.chain_id.isin(twins.values()), "copy_of"] == "").all()
+    twin = got[got.chain_id.isin(twins)].reset_index(drop=True)
+    assert (twin.mitigation == "accumulate").all()
+    cell = next(c for c in grid.cells(cfg) if c.chain_id in twins)
+    chain = Chain(grid.cell_config(cfg, cell), cell, backend_class(cfg.backend)(cfg, {}))
+    real = pd.DataFrame([chain.run_generation() for _ in range(cfg.generations + 1)])
+    cols = ["chain_id", "mitigation", "generation", "n_real", "n_synthetic", *VALUES]
+    pd.testing.assert_frame_equal(twin[cols], real[cols], check_dtype=False)

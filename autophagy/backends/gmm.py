@@ -36,7 +36,7 @@ class GMMModelConfig(ModelSection):
         return ("kl", "variance", "loglik", "sample_variance", "entropy_samples", "entropy_train",
                 "generalization_score") + per_component
 
-    def preflight(self, cfg) -> int:
+    def preflight(self, cfg, problems) -> int:
         """The preflight hook (autophagy/preflight.py): the gmm draws its own real points, so there is
         nothing to load; the training pool holds `pool` of them."""
         return self.pool

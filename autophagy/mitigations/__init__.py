@@ -14,6 +14,11 @@ only the resulting `Policy`. Adding one is one new file and one line in REGISTRY
     threshold_decay  threshold-decay selection of the synthetic share from m x as many samples
     healing          generations h+1..h+k on real images only
 
+A part that equals `none` at ratio 0 says so (`SAME_AS_NONE_AT_RATIO_0 = True` in its module:
+accumulate, accumulate_all, healing); `twin` then names the chain it equals, which a sweep runs
+once. greedy and threshold_decay do not: they sample m x N candidates, whose first N (the ones
+scored) are not the N a `none` chain samples.
+
 Parts that set the same knob conflict (greedy+threshold_decay, both choosing the synthetic share)
 and `none` stands alone; every other combination composes (accumulate+greedy+healing).
 """
@@ -35,7 +40,20 @@ REGISTRY = {
     "healing": healing.apply,
 }
 
-__all__ = ["REGISTRY", "Policy", "Selection", "names", "parse"]
+SAME_AS_NONE_AT_RATIO_0 = {name for name, module in {
+    "accumulate": accumulate, "accumulate_all": accumulate_all, "fresh_data": fresh_data, "greedy": greedy,
+    "healing": healing, "redifine": redifine, "threshold_decay": threshold_decay}.items()
+    if getattr(module, "SAME_AS_NONE_AT_RATIO_0", False)}
+
+__all__ = ["REGISTRY", "Policy", "Selection", "names", "parse", "twin"]
+
+
+def twin(name: str, ratio: float) -> str | None:
+    """The mitigation whose chain this one's equals at this ratio, row for row; None if none does."""
+    parts = name.split("+")
+    if name != "none" and ratio == 0 and all(p in SAME_AS_NONE_AT_RATIO_0 for p in parts):
+        return "none"
+    return None
 
 
 def names() -> list[str]:

@@ -6,6 +6,10 @@ import dataclasses
 
 from autophagy.mitigations.policy import Policy
 
+# At ratio 0 there is no synthetic share to draw: the chain is the `none` chain of its cell, row
+# for row (tests/test_sweep.py runs both), and a sweep runs it once (grid.twins).
+SAME_AS_NONE_AT_RATIO_0 = True
+
 
 def apply(policy: Policy, params) -> Policy:
     p = params.healing

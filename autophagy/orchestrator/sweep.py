@@ -2,7 +2,8 @@
 
     autophagy run SWEEP.yaml [--out DIR] [--resume]
 
-DIR/config.yaml (the resolved config) is written before any work starts. DIR/tune is Tune's
+One driver at a time per DIR (orchestrator/lock.py: DIR/driver.lock and DIR/driver.json); a
+second is refused before Ray starts. DIR/config.yaml (the resolved config) is written before any work starts. DIR/tune is Tune's
 experiment directory (trial checkpoints, experiment state); `--resume` restores it with
 `Tuner.restore`, continuing unfinished and failed chains from their last checkpoint.
 """
@@ -17,9 +18,9 @@ from pathlib import Path
 import ray
 from ray import tune
 
-from autophagy import grid, sweepfile
+from autophagy import grid, rows, sweepfile
 from autophagy.config import ConfigError
-from autophagy.orchestrator import assets, search, trackers, trial
+from autophagy.orchestrator import assets, lock, search, trackers, trial
 from autophagy.orchestrator.progress import Progress
 from autophagy.orchestrator.retention import Retention
 
@@ -54,6 +55,21 @@ def prepare_out_dir(cfg, out: Path, resume: bool) -> None:
         return
     out.mkdir(parents=True, exist_ok=True)
     sweepfile.dump(cfg, saved)
+
+
+def write_twins(cfg, out: Path, twins: dict[str, str]) -> None:
+    """Each twin's rows: its source chain's, under the twin's chain_id and mitigation, with copy_of
+    naming the source (analysis/compare.py pairs no twin with its source). Rewritten on a run or
+    resume that changed the source's rows, left alone otherwise."""
+    schema = rows.schema(cfg)
+    mitigation = {c.chain_id: c.mitigation for c in grid.cells(cfg) if c.chain_id in twins}
+    for twin, source in twins.items():
+        record = rows.ChainRows(out / "metrics", twin, schema)
+        copied = {r["generation"]: {**r, "chain_id": twin, "mitigation": mitigation[twin], "copy_of": source}
+                  for r in rows.read_chain(out / "metrics", source)}
+        if record.rows != copied:
+            record.drop_after(-1)
+            record.put(*copied.values())
 
 
 def init_ray(address: str | None) -> None:
@@ -129,13 +145,22 @@ def _tuner(cfg, out: Path, listed: list[grid.Cell], files: dict[str, bytes], res
 def run(cfg, out: Path, *, address: str | None = None, resume: bool = False, progress: bool = True):
     """Run (or resume) the sweep into `out`; returns Tune's ResultGrid."""
     out = Path(out).resolve()
+    with lock.held(out, log):
+        return _run(cfg, out, address, resume, progress)
+
+
+def _run(cfg, out: Path, address: str | None, resume: bool, progress: bool):
     prepare_out_dir(cfg, out, resume)
     init_ray(address)
     check_resources(cfg)
     cells = search.round_zero(cfg)  # the grid itself, unless a control reference adds ratio 0 to a search
     first = " in round 0" if cfg.search.method != "grid" else ""
-    log(f"sweep {cfg.name!r}: {len(cells)} chains{first} x {cfg.generations + 1} generations, backend {cfg.backend}, "
-        f"{cfg.resources.cpus:g} CPU + {cfg.resources.gpus:g} GPU per chain -> {out}")
+    # Twins (a mitigation that equals `none` at ratio 0) run once: their rows are copies.
+    twins = grid.twins(cells) if cfg.search.method == "grid" else {}
+    cells = [c for c in cells if c.chain_id not in twins]
+    copies = f" (+ {len(twins)} twins, copied)" if twins else ""
+    log(f"sweep {cfg.name!r}: {len(cells)} chains{copies}{first} x {cfg.generations + 1} generations, backend "
+        f"{cfg.backend}, {cfg.resources.cpus:g} CPU + {cfg.resources.gpus:g} GPU per chain -> {out}")
     files = assets.load_or_prepare(cfg, log)
     if cfg.search.method == "threshold":
         # Tune keeps one trial waiting for resources at a time under a search algorithm (its
@@ -145,6 +170,7 @@ def run(cfg, out: Path, *, address: str | None = None, resume: bool = False, pro
         log(f"search: threshold, refining each series' ratios to a 95% interval under "
             f"{cfg.search.target_width:g} (at most {cfg.search.max_chains} chains; DIR/search.json)")
     results = _tuner(cfg, out, cells, files, resume, progress).fit()
+    write_twins(cfg, out, twins)
     failed = [r for r in results if r.error is not None]
     for r in failed:
         log(f"chain {r.config['chain']} failed after {cfg.retries} retries: {type(r.error).__name__}: {r.error}")

@@ -12,7 +12,7 @@ from typing import Literal, Optional
 
 from pydantic import Field, model_validator
 
-from autophagy.config import ConfigError, ModelSection, TupleOf, check
+from autophagy.config import ModelSection, TupleOf, check
 
 BETA_SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2")
 # Leaf modules LoRA can wrap: the resnets' convs everywhere, attention projections where
@@ -109,19 +109,24 @@ class DDPMModelConfig(ModelSection):
         names = FIDELITY + PIXEL_AND_COPY
         return names + CLASSIFIER_VIEW if cfg is not None and cfg.metrics.features == "classifier" else names
 
-    def preflight(self, cfg) -> int:
+    def preflight(self, cfg, problems) -> int | None:
         """The preflight hook (autophagy/preflight.py), run by `autophagy validate` and `run` for
         every cell before Ray starts: the data loads (unreadable files, non-square images, classes
         too small), the feature weights exist and fit the data. Returns the real pool's size."""
         from autophagy.backends.ddpm import data
         from autophagy.metrics import features
 
-        features.check(cfg.metrics)
-        info = data.check(cfg)
+        with problems.guard():
+            features.check(cfg.metrics)
+        info = None
+        with problems.guard():
+            info = data.check(cfg)
+        if info is None:
+            return None
         if cfg.metrics.features == "classifier" and not info.classes:
-            raise ConfigError(f"metrics.features: classifier needs class labels, and data.path={cfg.data.path!r} has "
-                              "none (no class subfolders / no 'labels' / model.conditional: false); use inception or dinov2")
+            problems.add(f"metrics.features: classifier needs class labels, and data.path={cfg.data.path!r} has "
+                         "none (no class subfolders / no 'labels' / model.conditional: false); use inception or dinov2")
         if cfg.metrics.features != "classifier" and info.channels not in (1, 3):
-            raise ConfigError(f"metrics.features: {cfg.metrics.features} takes 1- or 3-channel images, and "
-                              f"data.path={cfg.data.path!r} has {info.channels}; use classifier")
+            problems.add(f"metrics.features: {cfg.metrics.features} takes 1- or 3-channel images, and "
+                         f"data.path={cfg.data.path!r} has {info.channels}; use classifier")
         return info.n - cfg.data.holdout

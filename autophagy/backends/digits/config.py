@@ -90,9 +90,11 @@ class DigitsModelConfig(ModelSection):
             return MAIN_METRICS + tuple(f"offtarget_{m}" for m in OFFTARGET_METRICS)
         return MAIN_METRICS
 
-    def preflight(self, cfg) -> int:
+    def preflight(self, cfg, problems) -> int | None:
         """The preflight hook (autophagy/preflight.py): load the real data as a chain does (no torch,
         0.1 s): a missing or malformed data.path, a holdout that leaves nothing to train on, eval-only
         classes absent from the data fail here. Returns the real training pool's size."""
-        pool, _ = data.split(data.load(cfg.data.path), cfg.data.holdout)
-        return len(data.without_classes(pool, eval_only_classes(cfg)))
+        with problems.guard():
+            pool, _ = data.split(data.load(cfg.data.path), cfg.data.holdout)
+            return len(data.without_classes(pool, eval_only_classes(cfg)))
+        return None

@@ -86,7 +86,7 @@ class StableDiffusionModelConfig(ModelSection):
                 names.append(f"clip_score_{name}")
         return tuple(names)
 
-    def preflight(self, cfg) -> int:
+    def preflight(self, cfg, problems) -> int | None:
         """The preflight hook (autophagy/preflight.py): the pipeline, weights and image folder exist
         and open; returns the real training pool's size."""
-        return preflight.pool_size(cfg)
+        return preflight.pool_size(cfg, problems)
