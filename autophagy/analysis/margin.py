@@ -13,9 +13,10 @@ The threshold is the ratio where the median margin crosses 0. Model (`margin_thr
   - the seed is the replicate. Chains of one seed share their real images and noise streams, so a
     seed effect moves all of them together; seeds are independent of each other;
   - within a seed the median margin is linear in the ratio over the ratios swept. The line is a
-    Theil-Sen fit (scipy.stats.theilslopes: the median of pairwise slopes), which estimates the
-    median, not the mean: a chain that collapses at any ratio (the gmm bed's floor) or a divergence
-    (+inf, clipped to the largest finite margin) moves it little;
+    median (L1) regression (statsmodels QuantReg, q = 0.5), which estimates the median, not the
+    mean: a chain that collapses at any ratio (the gmm bed's floor) or a divergence (+inf,
+    clipped to the largest finite margin) moves it little. (A Theil-Sen line, tried first, is
+    pulled by such a floor: -0.03 of ratio of bias, 92 % coverage at 11 x 3 with a floor);
   - the per-seed predictions m_s(r) at a ratio r are exchangeable across seeds with a roughly
     normal mean, so a one-sample t test with S - 1 degrees of freedom (S seeds with >= 2 ratios)
     tests "the median margin at r is 0". The interval is every r that test keeps, at level 95 %
@@ -29,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy import stats
+from statsmodels.regression.quantile_regression import QuantReg
 
 from autophagy.analysis.collapse import limit
 from autophagy.analysis.time_to_collapse import _control_values, _reference_of
@@ -113,8 +115,8 @@ def margin_threshold(ratios, margins, seeds, level: float = 0.95) -> tuple[float
         x, y = r[s == seed].astype(float), m[s == seed]
         if len(np.unique(x)) < 2:
             continue
-        slope, intercept, *_ = stats.theilslopes(y, x)
-        lines.append((intercept + slope * centre, slope))
+        fit = QuantReg(y, np.column_stack([np.ones_like(x), x - centre])).fit(q=0.5)
+        lines.append(tuple(fit.params))
     if len(lines) < 2:
         return np.nan, np.nan, np.nan
     a, b = np.array(lines).T
