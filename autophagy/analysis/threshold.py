@@ -222,6 +222,8 @@ def collapse_thresholds(ttc: pd.DataFrame, axes: list[str], horizon: int | None 
         exact = threshold(r, hit, level)
         if exact["flag"] in ("no_data", "not_increasing"):
             model.update(threshold_model=np.nan, model_low=np.nan, model_high=np.nan)
+        if exact["flag"] in ("all_collapsed", "none_collapsed"):  # no crossing to estimate, a bound only
+            model["threshold_model"] = np.nan
         exact["text"] = _model_text(model) + "; exact " + exact["text"] if model["model_low"] == model["model_low"] \
             else exact["text"]
         out.append({**values, "n_chains": len(sub), "n_used": len(known), "n_collapsed": int(hit.sum()),
