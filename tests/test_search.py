@@ -96,3 +96,23 @@ def test_search_sigkilled_driver_resumes_where_it_stood(searched, tmp_path):
     kept = before[before["chain_id"].isin(finished[finished].index)].set_index(rows.KEY)["finished_at"]
     again = after.set_index(rows.KEY).loc[kept.index, "finished_at"]
     assert (kept == again).all()
+
+
+def test_target_compare_adds_whole_seeds_at_ratios_already_run(ray_local, tmp_path):
+    """search.target: compare on gmm: round 0 is 2 ratios x 2 seeds x 2 series; each later round is
+    one new seed (2, 3, ...) for both series at ratios already run, so every pair stays paired by seed,
+    until the budget is spent (2 seeds cannot make a sign-flip test decisive, nor 4)."""
+    cfg = _cfg(**{"generations": 3, "grid.ratio": [0.5, 1.0], "grid.seed": [0, 1], "search.target": "compare",
+                  "search.max_chains": 16, "analysis.baseline": "none"})
+    out = tmp_path / "run"
+    sweep.run(cfg, out, progress=False)
+    log = json.loads((out / "search.json").read_text())
+    got = rows.read_rows(out)
+    assert set(got["chain_id"]) == set(log["chains"]) and len(log["chains"]) == 16
+    cells = got.drop_duplicates("chain_id")
+    assert sorted(cells["seed"].unique()) == [0, 1, 2, 3]
+    assert set(cells["ratio"]) == {0.5, 1.0}  # no new ratio, only new seeds
+    per_series = cells.groupby("mitigation").apply(lambda c: sorted(zip(c["seed"], c["ratio"])))
+    assert per_series["none"] == per_series["accumulate"]  # paired: the same (seed, ratio) cells
+    assert "budget spent" in log["rounds"][-1]["why"]
+    assert any("not told apart" in r["why"] for r in log["rounds"] if r["round"] > 0 and r["chains"])
