@@ -27,10 +27,13 @@ none (nan), since nothing then measures the seed-to-seed spread.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy import stats
 from statsmodels.regression.quantile_regression import QuantReg
+from statsmodels.tools.sm_exceptions import IterationLimitWarning
 
 from autophagy.analysis.collapse import limit
 from autophagy.analysis.time_to_collapse import _control_values, _reference_of
@@ -115,7 +118,10 @@ def margin_threshold(ratios, margins, seeds, level: float = 0.95) -> tuple[float
         x, y = r[s == seed].astype(float), m[s == seed]
         if len(np.unique(x)) < 2:
             continue
-        fit = QuantReg(y, np.column_stack([np.ones_like(x), x - centre])).fit(q=0.5)
+        with warnings.catch_warnings():  # with a few points the L1 optimum can be a flat stretch of
+            # lines (not unique); IRLS then wanders within it, and any of them is a median line
+            warnings.simplefilter("ignore", IterationLimitWarning)
+            fit = QuantReg(y, np.column_stack([np.ones_like(x), x - centre])).fit(q=0.5)
         lines.append(tuple(fit.params))
     if len(lines) < 2:
         return np.nan, np.nan, np.nan

@@ -77,13 +77,16 @@ class ThresholdSearch(Searcher):
     # ------------------------------------------------------------------ Tune's side
 
     def suggest(self, trial_id: str):
+        # looked at before planning: a chain that ends between the plan and a later look would
+        # otherwise end the search without the round it calls for
+        settled = all(self._finished(c) for c in self.chains)
         if not self.queue:
             self._plan()
         if self.queue:
             chain = self.queue.pop(0)
             self.trials[trial_id] = chain
             return {"chain": chain, "cell": self.chains[chain]}
-        if all(self._finished(c) for c in self.chains):
+        if settled:
             return Searcher.FINISHED
         return None  # chains still running: ask again later
 
