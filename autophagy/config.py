@@ -159,10 +159,16 @@ class SearchConfig(Section):
     of the ratio axis around each series' collapse threshold (orchestrator/search.py)."""
 
     method: Literal["grid", "threshold"] = "grid"
+    # threshold: what the adaptive search buys. threshold: new ratios inside each series' model-based
+    # 95 % interval; compare: whole new seeds (max(grid.seed) + 1, ...) at ratios already run, for every
+    # series at once, where the series differ most from analysis.baseline, until every comparison
+    # is decisive or max_chains is spent
+    target: Literal["threshold", "compare"] = "threshold"
     # threshold: a series is done once its 95 % interval is narrower
     target_width: float = Field(0.05, gt=0, le=1, description="a width of ratios")
     max_chains: int = Field(200, ge=1)  # threshold: chains over all rounds, the listed grid included
-    per_round: int = Field(2, ge=1)  # threshold: new ratios per series per round, each with every grid.seed
+    # threshold: new ratios per series per round, each with every grid.seed; compare: ratios per new seed (>= 2)
+    per_round: int = Field(2, ge=1)
 
 
 class AnalysisConfig(Section):

@@ -12,6 +12,13 @@ runs once in this process and its outcome is cached, so all designs read the sam
 Prints a Markdown table (chains, interval, whether it holds the truth) per design.
 
     .venv/bin/python benchmarks/threshold_search.py [--targets 0.2 0.1 ...] [--cache /tmp/gmm_outcomes.json]
+
+`--simulated`: instead, the same searcher's decisions on simulated chains with a continuous margin
+(benchmarks/threshold_coverage.py's model: seed effect sd 1, 4 seeds, N = 128), driven by today's
+rule (the exact interval) or by the margin model's interval (search.target: threshold now):
+chains spent until the interval is under the target, and whether the final one holds the truth.
+
+    .venv/bin/python benchmarks/threshold_search.py --simulated [--sims 100] [--targets 0.1]
 """
 
 from __future__ import annotations
@@ -76,11 +83,67 @@ def adaptive(outcomes: Outcomes, seeds, n: int, target: float, per_round: int = 
         rounds += 1
 
 
+def simulated(model: str, curve: str, target: float, sims: int, seeds: int = 4, n: int = 128,
+              budget: int = 1000, seed: int = 0) -> dict:
+    import importlib.util
+    from autophagy.analysis.margin import margin_threshold
+
+    spec = importlib.util.spec_from_file_location("threshold_coverage", ROOT / "benchmarks" / "threshold_coverage.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    slope, floor = bench.CURVES[curve]
+    rng = np.random.default_rng(seed)
+    chains, reached, covered = [], [], []
+    for _ in range(sims):
+        r0, u = rng.uniform(0.15, 0.85), rng.normal(0, 1.0, seeds)
+        truth = bench.true_threshold(r0, slope, floor, 1.0)
+        margins: dict = {}
+
+        def margin(r, s):
+            if (r, s) not in margins:
+                m = slope * (r - r0) + u[s] + rng.logistic()
+                margins[(r, s)] = 3 + 3 * abs(rng.normal()) if rng.random() < floor else m
+            return margins[(r, s)]
+        ran = list(np.linspace(0, 1, 5))
+        while True:
+            x = np.repeat(ran, seeds)
+            sd = np.tile(np.arange(seeds), len(ran))
+            m = np.array([margin(r, s) for r, s in zip(x, sd)])
+            if model == "exact":
+                t = threshold(x, m >= 0)
+            else:
+                est, lo, hi = margin_threshold(x, m, sd)
+                t = {"threshold": est, "ci_low": lo, "ci_high": hi, "text": f"[{lo:.3g}, {hi:.3g}]"}
+            new, _ = decide(t, ran, n, target, 2, (budget - len(ran) * seeds) // seeds)
+            if not new:
+                break
+            ran += new
+        chains.append(len(ran) * seeds)
+        reached.append(width(t["ci_low"], t["ci_high"]) < target)
+        covered.append(t["ci_low"] <= truth <= t["ci_high"])
+    return {"chains": float(np.mean(chains)), "reached": float(np.mean(reached)), "covered": float(np.mean(covered))}
+
+
+def main_simulated(targets, sims: int) -> None:
+    print("| curve | target width | exact (today's rule): chains, reached, holds truth | "
+          "margin model: chains, reached, holds truth | fewer chains |\n|---|---|---|---|---|")
+    for curve in ("steep", "shallow"):
+        for target in targets:
+            e, m = (simulated(model, curve, target, sims) for model in ("exact", "margin"))
+            print(f"| {curve} | {target:g} | {e['chains']:.0f}, {100 * e['reached']:.0f} %, {100 * e['covered']:.0f} % | "
+                  f"{m['chains']:.0f}, {100 * m['reached']:.0f} %, {100 * m['covered']:.0f} % | "
+                  f"{e['chains'] / m['chains']:.1f}x |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--targets", type=float, nargs="+", default=[0.2, 0.15, 0.1, 0.075, 0.05])
     parser.add_argument("--cache", type=Path, default=Path("/tmp/autophagy_gmm_outcomes.json"))
+    parser.add_argument("--simulated", action="store_true")
+    parser.add_argument("--sims", type=int, default=100)
     args = parser.parse_args()
+    if args.simulated:
+        return main_simulated(args.targets, args.sims)
     cfg = sweepfile.load(ROOT / "sweeps" / "smoke.yaml", SETTINGS)
     outcomes = Outcomes(cfg, args.cache)
     start = time.time()

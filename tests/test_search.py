@@ -107,3 +107,36 @@ def test_search_sigkilled_driver_resumes_where_it_stood(searched, _faults, tmp_p
     kept = before[before["chain_id"].isin(finished[finished].index)].set_index(rows.KEY)["finished_at"]
     again = after.set_index(rows.KEY).loc[kept.index, "finished_at"]
     assert (kept == again).all()
+
+
+def test_target_compare_adds_whole_seeds_at_ratios_already_run(ray_local, tmp_path):
+    """search.target: compare on gmm: round 0 is 2 ratios x 2 seeds x 2 series; each later round is
+    one new seed (2, 3, ...) for both series at ratios already run, so every pair stays paired by seed,
+    until the budget is spent (4 seeds cannot make a sign-flip test decisive: 2 / 2^4 > 5 %)."""
+    cfg = _cfg(**{"generations": 3, "grid.ratio": [0.5, 1.0], "grid.seed": [0, 1], "search.target": "compare",
+                  "search.max_chains": 16, "analysis.baseline": "none"})
+    out = tmp_path / "run"
+    sweep.run(cfg, out, progress=False)
+    log = json.loads((out / "search.json").read_text())
+    got = rows.read_rows(out)
+    assert set(got["chain_id"]) == set(log["chains"]) and len(log["chains"]) == 16
+    cells = got.drop_duplicates("chain_id")
+    assert sorted(cells["seed"].unique()) == [0, 1, 2, 3]
+    assert set(cells["ratio"]) == {0.5, 1.0}  # no new ratio, only new seeds
+    per_series = cells.groupby("mitigation").apply(lambda c: sorted(zip(c["seed"], c["ratio"])))
+    assert per_series["none"] == per_series["accumulate"]  # paired: the same (seed, ratio) cells
+    assert any("not told apart" in r["why"] for r in log["rounds"] if r["round"] > 0 and r["chains"])
+
+
+def test_compare_round_stops_when_decisive_or_out_of_budget():
+    from autophagy.analysis.refine import compare_round
+
+    open_ = pd.DataFrame({"series": ["accumulate"], "verdict": ["not told apart"]})
+    diffs = pd.Series([0.0, 2.0, 0.5, 1.0], index=[0.0, 0.25, 0.5, 1.0])
+    seed, ratios, why = compare_round(open_, diffs, [0, 1], 2, room=10, n_series=2)
+    assert (seed, ratios) == (2, [0.25, 1.0]) and "not told apart" in why
+    assert compare_round(open_, diffs, [0, 1], 2, room=10, n_series=2, must=(0.0,))[1] == [0.0, 0.25, 1.0]
+    assert compare_round(open_, diffs, [0, 1], 2, room=3, n_series=2)[0] is None
+    assert "budget spent" in compare_round(open_, diffs, [0, 1], 2, room=3, n_series=2)[2]
+    told = open_.assign(verdict="later")
+    assert compare_round(told, diffs, [0, 1], 2, room=10, n_series=2)[:2] == (None, [])

@@ -1,4 +1,6 @@
-"""Where the next chains of a threshold search go: new ratios inside a series' 95 % interval.
+"""Where the next chains of a search go: new ratios inside a series' 95 % interval
+(`search.target: threshold`), or new seeds where the series differ most from the baseline
+(`search.target: compare`, `compare_round` below).
 
 Pure: the ratios already run, the interval and N in, new ratios out. Each new ratio is a new
 training mix: r = k / N for a synthetic count k = round(r·N) that no ratio already run has (two
@@ -13,6 +15,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+import pandas as pd
+
+from autophagy.analysis.axes import series_axes
 from autophagy.analysis.threshold import width
 from autophagy.counts import round_half_up
 
@@ -22,6 +28,8 @@ def decide(t: dict, ran, n: int, target_width: float, per_round: int, room: int)
     `ran` the ratios it has run, `room` how many more ratios its share of the budget pays for.
     No new ratios means the series is done, and `why` says why."""
     low, high = t["ci_low"], t["ci_high"]
+    if t.get("model_low", np.nan) == t.get("model_low", np.nan):  # the model-based interval drives it
+        low, high = t["model_low"], t["model_high"]
     if low != low:
         return [], f"stopped: no interval ({t['text']})"
     wide = width(low, high)
@@ -51,3 +59,44 @@ def next_ratios(run, ci_low: float, ci_high: float, estimate: float, n: int, per
         chosen.append(best)
         free.remove(best)
     return sorted(k / n for k in chosen)
+
+
+# ------------------------------------------------------------------ search.target: compare
+
+
+def ratio_differences(ttc: pd.DataFrame, axes: list[str], baseline: str, generations: int) -> pd.Series:
+    """Per ratio: the mean over series and seeds of |time to collapse of the series - the
+    baseline's| (censored through G = G + 1), paired by seed, ratio and extra axes."""
+    extra = [a for a in series_axes(axes) if a != "mitigation"]
+    t = ttc.assign(time=ttc["time_to_collapse"].where(ttc["collapsed"].astype(bool), generations + 1.0))
+    key = ["seed", "ratio", *extra]
+    base = t[t["mitigation"] == baseline][[*key, "time"]]
+    both = t[t["mitigation"] != baseline].merge(base, on=key, suffixes=("", "_b"))
+    return (both["time"] - both["time_b"]).abs().groupby(both["ratio"]).mean().sort_index()
+
+
+def compare_round(comparisons: pd.DataFrame, differences: pd.Series, seeds_run, per_seed: int, room: int,
+                  n_series: int, must: tuple = ()) -> tuple[int | None, list[float], str]:
+    """(new seed, its ratios, why): one whole new seed, max(seed) + 1, for every series at once
+    (so every pair stays paired by seed), at the `per_seed` ratios already run where the series
+    differ most from the baseline (and at `must`: ratio 0 for a control reference). None when the
+    comparisons are decisive, there is no difference to buy, or `room` chains do not pay for it."""
+    if comparisons.empty:
+        return None, [], "stopped: no series to compare with the baseline"
+    open_ = comparisons[comparisons["verdict"] == "not told apart"]
+    if open_.empty:
+        return None, [], "done: every comparison decisive (" + ", ".join(
+            f"{r.series}: {r.verdict}" for r in comparisons.itertuples()) + ")"
+    if differences.empty:
+        return None, [], "stopped: no paired chains to compare"
+    # the largest differences first; ties to the smaller ratio (stable sort on sorted ratios)
+    ranked = differences.sort_values(ascending=False, kind="stable").index.tolist()
+    ratios = sorted({*ranked[:max(per_seed, 2)], *must})  # >= 2 ratios: a seed's own margin line
+    cost = len(ratios) * n_series
+    if room < cost:
+        return None, [], f"stopped: chain budget spent ({room} left, a new seed costs {cost})"
+    seed = int(max(seeds_run)) + 1
+    return seed, [float(r) for r in ratios], (
+        f"{len(open_)} comparison(s) not told apart ({', '.join(open_['series'])}); seed {seed} at the ratios "
+        f"differing most from the baseline: " + ", ".join(f"{r:g} (|Δt| {differences[r]:.2f})" for r in ratios
+                                                           if r in differences))

@@ -20,6 +20,12 @@ Why not the bootstrap of a logistic fit used before: under perfect separation (t
 few seeds) every resample gives the same crossing, a zero-width interval that covered a known
 threshold in 21 % of simulated 5-ratio x 2-seed sweeps (BENCHMARKS.md, threshold coverage).
 
+The headline (columns model, threshold_model, model_low, model_high) is model-based and narrower:
+the criterion's continuous margin where the rows are at hand (margin.py, `model` = "margin"), else
+a Firth logistic on collapsed-or-not (firth.py, "firth"). Each holds its level only under its
+assumptions (docs/thresholds.md); the exact interval (ci_low, ci_high) is the shape-free cross-check,
+and `text` gives both.
+
 Point estimate: where the isotonic (pool-adjacent-violators, scipy) fit of the collapse share
 crosses 1/2, linearly interpolated between ratios; the midpoint of a stretch fitted at exactly 1/2.
 
@@ -45,9 +51,11 @@ from scipy.optimize import isotonic_regression
 from scipy.special import bdtrc, comb
 
 from autophagy.analysis.axes import groups, series_axes
+from autophagy.analysis.firth import firth_threshold
+from autophagy.analysis.margin import margin_threshold
 
-COLUMNS = ["n_chains", "n_used", "n_collapsed", "min_ratio", "max_ratio", "threshold", "ci_low",
-           "ci_high", "flag", "text"]
+COLUMNS = ["n_chains", "n_used", "n_collapsed", "min_ratio", "max_ratio", "model", "threshold_model",
+           "model_low", "model_high", "threshold", "ci_low", "ci_high", "flag", "text"]
 
 
 # ------------------------------------------------------------------------------ the exact test
@@ -178,23 +186,54 @@ def known_by(ttc: pd.DataFrame, horizon: int) -> tuple[pd.DataFrame, np.ndarray]
     return ttc[known], hit[known]
 
 
+def model_threshold(ratios, collapsed, margins=None, seeds=None, level: float = 0.95) -> dict:
+    """The headline: the margin model (margin.py) where every chain has a margin and 2 seeds ran
+    >= 2 ratios each, else Firth's logistic (firth.py) on collapsed-or-not."""
+    if margins is not None:
+        value, low, high = margin_threshold(ratios, margins, seeds, level)
+        if value == value:
+            return {"model": "margin", "threshold_model": value, "model_low": low, "model_high": high}
+    value, low, high = firth_threshold(*_table(ratios, collapsed), level=level)
+    return {"model": "firth", "threshold_model": value, "model_low": low, "model_high": high}
+
+
 def collapse_thresholds(ttc: pd.DataFrame, axes: list[str], horizon: int | None = None,
-                        level: float = 0.95, n_boot: int | None = None, seed: int | None = None) -> pd.DataFrame:
+                        level: float = 0.95, n_boot: int | None = None, seed: int | None = None,
+                        margins: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per series (every axis but ratio and seed) of the time_to_collapse table, for
     collapse within `horizon` generations (default: the last generation any chain reached, G
-    once the sweep is done). `n_boot` and `seed` are accepted for callers of the bootstrap this
-    replaced and do nothing: the interval is exact, nothing in it is random."""
+    once the sweep is done). `margins` (margin.chain_margins: chain_id x horizon) selects the
+    margin model for the headline; without it, or without the horizon, Firth's. `n_boot` and
+    `seed` are accepted for callers of the bootstrap this replaced and do nothing."""
     by = series_axes(axes)
     if horizon is None:
         horizon = int(ttc["last_generation"].max()) if len(ttc) else 0
+    use_margin = margins is not None and horizon in margins.columns and "seed" in ttc.columns
     out = []
     for values, sub in groups(ttc, by):
         known, hit = known_by(sub, horizon) if len(sub) else (sub, np.zeros(0, bool))
         r = known["ratio"].to_numpy(dtype=float)
         lo_r, hi_r = (float(r.min()), float(r.max())) if len(r) else (np.nan, np.nan)
+        m = None
+        if use_margin and known["chain_id"].isin(margins.index).all():
+            m = margins.loc[known["chain_id"], horizon].to_numpy(dtype=float)
+        model = model_threshold(r, hit, m, known["seed"].to_numpy() if m is not None else None, level) \
+            if len(r) else {"model": "firth", "threshold_model": np.nan, "model_low": np.nan, "model_high": np.nan}
+        exact = threshold(r, hit, level)
+        if exact["flag"] in ("no_data", "not_increasing"):
+            model.update(threshold_model=np.nan, model_low=np.nan, model_high=np.nan)
+        if exact["flag"] in ("all_collapsed", "none_collapsed"):  # no crossing to estimate, a bound only
+            model["threshold_model"] = np.nan
+        exact["text"] = _model_text(model) + "; exact " + exact["text"] if model["model_low"] == model["model_low"] \
+            else exact["text"]
         out.append({**values, "n_chains": len(sub), "n_used": len(known), "n_collapsed": int(hit.sum()),
-                    "min_ratio": lo_r, "max_ratio": hi_r, **threshold(r, hit, level)})
+                    "min_ratio": lo_r, "max_ratio": hi_r, **model, **exact})
     return pd.DataFrame(out, columns=[*by, *COLUMNS])
+
+
+def _model_text(model: dict) -> str:
+    value = "" if model["threshold_model"] != model["threshold_model"] else f"{model['threshold_model']:.3g}, "
+    return f"{value}95% in [{_g(model['model_low'])}, {_g(model['model_high'])}] ({model['model']} model)"
 
 
 def _text(value, flag, ci) -> str:

@@ -10,6 +10,14 @@ training mix is left inside it, or when its share of `search.max_chains` is spen
 beyond the listed grid are split evenly over the series, so which series refines how far does
 not depend on which chains happened to finish first.
 
+`search.target: compare` buys the comparisons instead (analysis/compare.py, each series against
+`analysis.baseline`): once every chain has finished, unless every comparison is decisive, one whole
+new seed, max(seed) + 1, runs for every series at once (pairs stay paired by seed) at the
+`search.per_round` (>= 2) ratios already run where the series' times to collapse differ most from
+the baseline's (analysis/refine.compare_round), within `search.max_chains` over all series.
+The threshold target is driven by the model-based interval (analysis/threshold.py's model_low,
+model_high: the margin model, from every chain's margin by G).
+
 Tune still schedules, packs, retries and resumes every chain: this class only says which chain
 comes next (`suggest`). Its state goes into Tune's experiment checkpoint (`save`/`restore`), so
 `--resume` after a dead driver continues the search where it stood, and a chain counts as
@@ -29,7 +37,9 @@ from ray.tune.search import Searcher
 
 from autophagy import grid, rows
 from autophagy.analysis.axes import label, series_axes
-from autophagy.analysis.refine import decide
+from autophagy.analysis.compare import compare
+from autophagy.analysis.margin import chain_margins
+from autophagy.analysis.refine import compare_round, decide, ratio_differences
 from autophagy.analysis.threshold import collapse_thresholds
 from autophagy.analysis.time_to_collapse import time_to_collapse
 
@@ -67,13 +77,16 @@ class ThresholdSearch(Searcher):
     # ------------------------------------------------------------------ Tune's side
 
     def suggest(self, trial_id: str):
+        # looked at before planning: a chain that ends between the plan and a later look would
+        # otherwise end the search without the round it calls for
+        settled = all(self._finished(c) for c in self.chains)
         if not self.queue:
             self._plan()
         if self.queue:
             chain = self.queue.pop(0)
             self.trials[trial_id] = chain
             return {"chain": chain, "cell": self.chains[chain]}
-        if all(self._finished(c) for c in self.chains):
+        if settled:
             return Searcher.FINISHED
         return None  # chains still running: ask again later
 
@@ -118,7 +131,12 @@ class ThresholdSearch(Searcher):
         return bool(ended)
 
     def _plan(self) -> None:
-        """Plan the next round of every series that is not done and has no chain outstanding."""
+        """Plan the next round of every series that is not done and has no chain outstanding
+        (target compare: of every series at once, once no chain is outstanding)."""
+        if self.cfg.search.target == "compare":
+            if len(self.done) < len(self.budget) and all(self._finished(c) for c in self.chains):
+                self._plan_compare()
+            return
         for series in sorted(self.budget):
             mine = [c for c, s in self.series_of.items() if s == series]
             if series in self.done or not all(self._finished(c) for c in mine):
@@ -146,11 +164,42 @@ class ThresholdSearch(Searcher):
         self.rounds.append({"series": series, "round": round_, "ratios": [], "chains": 0, "why": self.done[series]})
         self._write_log()
 
-    def _threshold(self, chains: list[str]) -> dict:
+    def _plan_compare(self) -> None:
+        round_ = 1 + max(r["round"] for r in self.rounds)
+        table, ttc = self._rows(list(self.chains))
+        try:
+            comparisons = compare(table, ttc, self.axes, self.cfg.collapse, self.cfg.generations,
+                                  baseline=self.cfg.analysis.baseline)
+        except ValueError as err:
+            seed, ratios, why = None, [], f"stopped: {err}"
+        else:
+            s, G = self.cfg.search, self.cfg.generations
+            must = (0.0,) if self.cfg.collapse.reference == "control" else ()
+            seed, ratios, why = compare_round(
+                comparisons, ratio_differences(ttc, self.axes, self.cfg.analysis.baseline, G),
+                [c["seed"] for c in self.chains.values()], s.per_round, s.max_chains - len(self.chains),
+                len(self.budget), must)
+        if seed is None:
+            for series in self.budget:
+                self.done[series] = why
+            self.rounds.append({"series": "all", "round": round_, "ratios": [], "chains": 0, "why": why})
+            self._write_log()
+            return
+        for series in sorted(self.budget):
+            example = grid.Cell.from_dict(next(self.chains[c] for c, v in self.series_of.items() if v == series))
+            self._add(series, round_, [grid.make_cell({**example.values(), "ratio": r, "seed": seed})
+                                       for r in ratios], why)
+
+    def _rows(self, chains: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
         found = [r for c in chains for r in rows.read_chain(Path(self.out) / "metrics", c)]
         table = pd.DataFrame(found) if found else pd.DataFrame(columns=["chain_id", "generation"])
-        ttc = time_to_collapse(table, self.cfg.collapse, self.cfg.generations, self.axes)
-        return collapse_thresholds(ttc, self.axes, horizon=self.cfg.generations).iloc[0].to_dict() if len(ttc) \
+        return table, time_to_collapse(table, self.cfg.collapse, self.cfg.generations, self.axes)
+
+    def _threshold(self, chains: list[str]) -> dict:
+        table, ttc = self._rows(chains)
+        margins = chain_margins(table, self.cfg.collapse, self.cfg.generations, self.axes) if len(ttc) else None
+        return collapse_thresholds(ttc, self.axes, horizon=self.cfg.generations,
+                                   margins=margins).iloc[0].to_dict() if len(ttc) \
             else {"ci_low": float("nan"), "ci_high": float("nan"), "threshold": float("nan"),
                   "text": "no chain finished a generation"}
 
