@@ -28,6 +28,7 @@ from autophagy.analysis.plots.metric_curves import metric_curves_figure as _metr
 from autophagy.analysis.plots.phase_diagram import plot_phase_diagram as _plot_phase_diagram
 from autophagy.analysis.plots.survival import plot_survival as _plot_survival
 from autophagy.analysis.summary import summarize as _summarize
+from autophagy.analysis.margin import chain_margins as _chain_margins
 from autophagy.analysis.threshold import collapse_thresholds as _collapse_thresholds
 from autophagy.analysis.time_to_collapse import time_to_collapse as _time_to_collapse
 from autophagy.config import CollapseConfig, SweepConfig
@@ -90,13 +91,20 @@ class Run:
 
     def thresholds(self, horizon: int | None = None, criterion: Criterion = None) -> pd.DataFrame:
         """Per series: the ratio where collapse within `horizon` generations (default G) becomes likely,
-        with its exact 95 % interval (thresholds.csv)."""
+        the model-based estimate and interval, and the exact interval as cross-check (thresholds.csv)."""
         horizon = self.config.generations if horizon is None else horizon
-        return _collapse_thresholds(self.time_to_collapse(criterion), self.axes, horizon=horizon)
+        return _collapse_thresholds(self.time_to_collapse(criterion), self.axes, horizon=horizon,
+                                    margins=self._margins(criterion))
 
     def phase_boundary(self, criterion: Criterion = None) -> pd.DataFrame:
         """The threshold at every horizon 1..G (phase_boundary.csv)."""
-        return _phase_boundary(self.time_to_collapse(criterion), self.axes, self.config.generations)
+        return _phase_boundary(self.time_to_collapse(criterion), self.axes, self.config.generations,
+                               margins=self._margins(criterion))
+
+    def _margins(self, criterion: Criterion = None) -> pd.DataFrame | None:
+        """Each chain's margin by every horizon (analysis/margin.py), which the model thresholds use."""
+        return _chain_margins(self._rows, self.criterion(criterion), self.config.generations, self.axes) \
+            if len(self._rows) else None
 
     def summary(self, criterion: Criterion = None) -> pd.DataFrame:
         """One row per cell: median time to collapse with its distribution-free interval (summary.csv)."""

@@ -190,12 +190,12 @@ def planted(threshold_ratio, ratios, seeds, mitigation="none", G=4):
 def test_threshold_lands_between_the_neighbouring_grid_ratios():
     ratios = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]
     rows = frame(*planted(0.2, ratios, range(4), "none"), *planted(0.4, ratios, range(4), "accumulate"))
-    t = collapse_thresholds(time_to_collapse(rows, FID_DOUBLES, 4, AXES), AXES, n_boot=100).set_index("mitigation")
+    t = collapse_thresholds(time_to_collapse(rows, FID_DOUBLES, 4, AXES), AXES).set_index("mitigation")
     assert 0.2 < t.loc["none", "threshold"] < 0.3
     assert 0.4 < t.loc["accumulate", "threshold"] < 0.5
     assert (t["flag"] == "estimated").all()
     assert t.loc["none", "ci_low"] <= t.loc["none", "threshold"] <= t.loc["none", "ci_high"]
-    again = collapse_thresholds(time_to_collapse(rows, FID_DOUBLES, 4, AXES), AXES, n_boot=100)
+    again = collapse_thresholds(time_to_collapse(rows, FID_DOUBLES, 4, AXES), AXES)
     pd.testing.assert_frame_equal(t.reset_index(), again)
 
 
@@ -207,7 +207,7 @@ def test_threshold_with_noise_and_extra_axis():
     rows.loc[(rows.ratio == 0.75) & (rows.seed == 1) & (rows.generation >= 2), "fid"] = 12
     rows["sampling.cfg_scale"] = 2.0
     axes = AXES + ["sampling.cfg_scale"]
-    t = collapse_thresholds(time_to_collapse(rows, FID_DOUBLES, 4, axes), axes, n_boot=100)
+    t = collapse_thresholds(time_to_collapse(rows, FID_DOUBLES, 4, axes), axes)
     assert list(t.columns[:2]) == ["mitigation", "sampling.cfg_scale"]
     assert 0.5 < t.loc[0, "threshold"] < 0.75
 
@@ -226,7 +226,7 @@ def test_degenerate_thresholds_are_reported_as_open_bounds():
 
 def test_threshold_leaves_out_chains_censored_before_g():
     rows = frame(*planted(0.2, [0.0, 0.5], range(2)), chain(0.7, 0, [10, 11]))  # 0.7 still running
-    t = collapse_thresholds(time_to_collapse(rows, FID_DOUBLES, 4, AXES), AXES, n_boot=20)
+    t = collapse_thresholds(time_to_collapse(rows, FID_DOUBLES, 4, AXES), AXES)
     assert (t.loc[0, "n_chains"], t.loc[0, "n_used"], t.loc[0, "max_ratio"]) == (5, 4, 0.5)
 
 

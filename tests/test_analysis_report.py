@@ -97,8 +97,8 @@ def test_summary_text_marks_censored_medians(tmp_path):
     assert table[0].split() == ["ratio", "accumulate", "none"]
     assert table[1].split() == ["0", f"{G}+", f"{G}+"]
     assert table[3].split() == ["1", f"{G}+", "2"]
-    assert "none: 0.25, 95% in [" in text
-    assert "accumulate: 95% in [" in text and "above the ratios swept] (no chain collapsed)" in text
+    assert "model); exact 0.25, 95% in [" in text  # the headline is the model's, the exact one follows
+    assert "exact 95% in [0, above the ratios swept] (no chain collapsed)" in text
 
 
 def test_criterion_override_and_errors(tmp_path):

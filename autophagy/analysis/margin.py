@@ -132,6 +132,11 @@ def margin_threshold(ratios, margins, seeds, level: float = 0.95) -> tuple[float
         return np.nan, np.nan, np.nan
     q2 = stats.t.ppf(0.5 + level / 2, n - 1) ** 2 / n
     vaa, vab, vbb = np.var(a, ddof=1), np.cov(a, b, ddof=1)[0, 1], np.var(b, ddof=1)
+    scale = max(abs(a_bar), abs(b_bar), 1e-12)
+    if vaa + vbb <= (1e-9 * scale) ** 2:  # seeds whose lines agree exactly (copies, or a
+        # deterministic backend) show no spread to build a t band from: a zero-width interval would
+        # say more than the data, so the margin model abstains and the caller falls back
+        return np.nan, np.nan, np.nan
     # keep d = r - centre where (a_bar + b_bar d)^2 <= q2 (vaa + 2 vab d + vbb d^2)
     A, B, C = b_bar ** 2 - q2 * vbb, a_bar * b_bar - q2 * vab, a_bar ** 2 - q2 * vaa
     estimate = centre - a_bar / b_bar

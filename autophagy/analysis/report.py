@@ -40,6 +40,7 @@ from autophagy.analysis.phase_boundary import phase_boundary
 from autophagy.analysis.summary import summarize, summary_table_text
 from autophagy.analysis.survival import survival_table
 from autophagy.analysis.threshold import COLUMNS as THRESHOLD_COLUMNS
+from autophagy.analysis.margin import chain_margins
 from autophagy.analysis.threshold import collapse_thresholds
 from autophagy.analysis.time_to_collapse import time_to_collapse
 from autophagy.config import CollapseConfig
@@ -90,9 +91,10 @@ def build_report(out_dir, criterion: CollapseConfig | str | None = None, *, seed
     if search is not None:
         n_cells = len(search["chains"])
     ttc = time_to_collapse(rows, crit, G, axes)
-    summary = summarize(ttc, axes, grid=cfg.grid if search is None else None, )
-    thresholds = collapse_thresholds(ttc, axes, horizon=G)
-    boundary = phase_boundary(ttc, axes, G)
+    summary = summarize(ttc, axes, grid=cfg.grid if search is None else None)
+    margins = chain_margins(rows, crit, G, axes) if len(rows) else None
+    thresholds = collapse_thresholds(ttc, axes, horizon=G, margins=margins)
+    boundary = phase_boundary(ttc, axes, G, margins=margins)
     comparisons = comparisons_of(cfg, rows, ttc, crit)
     paths = {}
     for name, table in [("time_to_collapse", ttc), ("summary", summary), ("thresholds", thresholds),
@@ -129,12 +131,13 @@ def summary_text(out_dir, criterion: CollapseConfig | str | None = None, rows: p
     if ttc.empty:
         return f"{out_dir}: no rows yet (0 of {_n_cells(cfg.grid)} chains started)"
     summary = summarize(ttc, axes, interval=False)
-    thresholds = collapse_thresholds(ttc, axes, horizon=cfg.generations)
+    thresholds = collapse_thresholds(ttc, axes, horizon=cfg.generations,
+                                     margins=chain_margins(rows, crit, cfg.generations, axes))
     lines = [answer(comparisons_of(cfg, rows, ttc, crit), cfg.analysis.baseline), "",
              f"collapse: {format_criterion(crit)}  ({describe_criterion(crit)})",
              f"median generation of collapse over seeds (N+ = none seen by N: censored; G = {cfg.generations})",
              summary_table_text(summary, axes),
-             "collapse threshold (ratio where P(collapse by G) = 1/2), exact 95% interval:"]
+             "collapse threshold (ratio where P(collapse by G) = 1/2), model-based 95% interval; exact cross-check:"]
     lines += [f"  {_series_name(r, thresholds.columns)}: {r['text']}" for _, r in thresholds.iterrows()]
     if (search := read_search_log(Path(out_dir))) is not None:
         lines.append(f"adaptive refinement: {len(search['chains'])} chains in {_n_rounds(search)} rounds "

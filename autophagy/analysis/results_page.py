@@ -32,6 +32,7 @@ from autophagy.analysis.criterion import describe_criterion, format_criterion
 from autophagy.analysis.intervals import SEEDS_FOR_MEDIAN, median_interval, ratio_interval
 from autophagy.analysis.report import comparisons_of, load_run, resolve_criterion
 from autophagy.analysis.summary import format_ttc, summarize
+from autophagy.analysis.margin import chain_margins
 from autophagy.analysis.threshold import collapse_thresholds
 from autophagy.analysis.time_to_collapse import time_to_collapse
 
@@ -205,13 +206,13 @@ def comparisons_section(comparisons: pd.DataFrame) -> str:
                    f"Δ {comparisons['metric'].iloc[0]} at G [95 %]", "p (Holm)", "time", "metric"], body)
 
 
-def thresholds_section(ttc: pd.DataFrame, axes: list[str], cfg) -> str:
-    table = collapse_thresholds(ttc, axes, horizon=cfg.generations)
+def thresholds_section(ttc: pd.DataFrame, axes: list[str], cfg, margins: pd.DataFrame | None = None) -> str:
+    table = collapse_thresholds(ttc, axes, horizon=cfg.generations, margins=margins)
     by = [a for a in cell_axes(axes) if a != "ratio"]
     body = [[", ".join(str(r[k]) for k in by), r["text"], f"{int(r['n_collapsed'])}/{int(r['n_used'])}"]
             for _, r in table.iterrows()]
-    note = ("The ratio at which half the chains collapse by G, with its exact 95 % interval under monotonicity "
-            "alone (docs/thresholds.md). Whether a mitigation moves it is the comparisons' threshold shift above, "
+    note = ("The ratio at which half the chains collapse by G: the model-based estimate and 95 % interval, "
+            "then the exact interval under monotonicity alone as the shape-free cross-check (docs/thresholds.md). Whether a mitigation moves it is the comparisons' threshold shift above, "
             "from every chain's time; overlapping threshold intervals are no test.")
     return note + "\n\n" + _table(["series", "threshold, 95 % interval", "collapsed by G"], body)
 
@@ -348,7 +349,7 @@ def build_page(run_dir, *, metrics: list[str] | None = None, notes: str | None =
         f"## Each mitigation against `{BASELINE}`",
         comparisons_section(comparisons),
         "## Collapse thresholds",
-        thresholds_section(ttc, axes, cfg),
+        thresholds_section(ttc, axes, cfg, chain_margins(rows, crit, cfg.generations, axes)),
         "## Time to collapse",
         ttc_section(ttc, summary, axes, cfg),
         f"## Metrics at generation {cfg.generations}",

@@ -198,13 +198,11 @@ def model_threshold(ratios, collapsed, margins=None, seeds=None, level: float = 
 
 
 def collapse_thresholds(ttc: pd.DataFrame, axes: list[str], horizon: int | None = None,
-                        level: float = 0.95, n_boot: int | None = None, seed: int | None = None,
-                        margins: pd.DataFrame | None = None) -> pd.DataFrame:
+                        level: float = 0.95, margins: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per series (every axis but ratio and seed) of the time_to_collapse table, for
     collapse within `horizon` generations (default: the last generation any chain reached, G
     once the sweep is done). `margins` (margin.chain_margins: chain_id x horizon) selects the
-    margin model for the headline; without it, or without the horizon, Firth's. `n_boot` and
-    `seed` are accepted for callers of the bootstrap this replaced and do nothing."""
+    margin model for the headline; without it, or without the horizon, Firth's."""
     by = series_axes(axes)
     if horizon is None:
         horizon = int(ttc["last_generation"].max()) if len(ttc) else 0
