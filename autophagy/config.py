@@ -167,7 +167,7 @@ class SearchConfig(Section):
     # threshold: a series is done once its 95 % interval is narrower
     target_width: float = Field(0.05, gt=0, le=1, description="a width of ratios")
     max_chains: int = Field(200, ge=1)  # threshold: chains over all rounds, the listed grid included
-    # threshold: new ratios per series per round, each with every grid.seed; compare: ratios per new seed (>= 2)
+    # threshold: new ratios per series per round, each with every grid.seed; compare: ratios per new seed
     per_round: int = Field(2, ge=1)
 
 

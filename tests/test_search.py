@@ -110,9 +110,9 @@ def test_search_sigkilled_driver_resumes_where_it_stood(searched, _faults, tmp_p
 
 
 def test_target_compare_adds_whole_seeds_at_ratios_already_run(ray_local, tmp_path):
-    """search.target: compare on gmm: round 0 is 2 ratios x 2 seeds x 2 series; each later round is
-    one new seed (2, 3, ...) for both series at ratios already run, so every pair stays paired by seed,
-    until the budget is spent (4 seeds cannot make a sign-flip test decisive: 2 / 2^4 > 5 %)."""
+    """search.target: compare on gmm: round 0 is 2 ratios x 2 seeds x 2 series; round 1 adds new
+    seeds (2, 3, ...) for both series at ratios already run, so every pair stays paired by seed, as
+    many as the budget pays (4 seeds cannot make a sign-flip test decisive: 2 / 2^4 > 5 %)."""
     cfg = _cfg(**{"generations": 3, "grid.ratio": [0.5, 1.0], "grid.seed": [0, 1], "search.target": "compare",
                   "search.max_chains": 16, "analysis.baseline": "none"})
     out = tmp_path / "run"
@@ -128,15 +128,22 @@ def test_target_compare_adds_whole_seeds_at_ratios_already_run(ray_local, tmp_pa
     assert any("not told apart" in r["why"] for r in log["rounds"] if r["round"] > 0 and r["chains"])
 
 
-def test_compare_round_stops_when_decisive_or_out_of_budget():
-    from autophagy.analysis.refine import compare_round
+def test_compare_round_adds_the_seeds_that_could_decide_or_stops():
+    from autophagy.analysis.refine import compare_round, seeds_to_decide
 
-    open_ = pd.DataFrame({"series": ["accumulate"], "verdict": ["not told apart"]})
+    assert [seeds_to_decide(c) for c in (1, 2, 4, 13)] == [6, 7, 8, 10]
+    open_ = pd.DataFrame({"series": ["accumulate"], "verdict": ["not told apart"], "metric_verdict": ["better"]})
     diffs = pd.Series([0.0, 2.0, 0.5, 1.0], index=[0.0, 0.25, 0.5, 1.0])
-    seed, ratios, why = compare_round(open_, diffs, [0, 1], 2, room=10, n_series=2)
-    assert (seed, ratios) == (2, [0.25, 1.0]) and "not told apart" in why
+    seeds, ratios, why = compare_round(open_, diffs, [0, 1], 2, room=40, n_series=2)
+    assert (seeds, ratios) == ([2, 3, 4, 5, 6], [0.25, 1.0]) and "not told apart" in why  # 7 seeds for 2 claims
+    assert compare_round(open_, diffs, [0, 1], 1, room=40, n_series=2)[1] == [0.25]
+    assert compare_round(open_, diffs, [0, 1], 2, room=10, n_series=2)[0] == [2, 3]  # as far as the budget pays
     assert compare_round(open_, diffs, [0, 1], 2, room=10, n_series=2, must=(0.0,))[1] == [0.0, 0.25, 1.0]
-    assert compare_round(open_, diffs, [0, 1], 2, room=3, n_series=2)[0] is None
+    assert compare_round(open_, diffs, [0, 1], 2, room=3, n_series=2)[0] == []
     assert "budget spent" in compare_round(open_, diffs, [0, 1], 2, room=3, n_series=2)[2]
+    assert compare_round(open_, diffs, list(range(9)), 1, room=40, n_series=2)[0] == [9]  # at least one
     told = open_.assign(verdict="later")
-    assert compare_round(told, diffs, [0, 1], 2, room=10, n_series=2)[:2] == (None, [])
+    assert compare_round(told, diffs, [0, 1], 2, room=10, n_series=2)[:2] == ([], [])
+    twins_only = pd.Series([0.0, 0.0], index=[0.0, 1.0])  # nothing differs anywhere: take what there is
+    assert compare_round(open_, twins_only, [0, 1], 1, room=40, n_series=2)[1] == [0.0]
+

@@ -64,39 +64,66 @@ def next_ratios(run, ci_low: float, ci_high: float, estimate: float, n: int, per
 # ------------------------------------------------------------------ search.target: compare
 
 
-def ratio_differences(ttc: pd.DataFrame, axes: list[str], baseline: str, generations: int) -> pd.Series:
-    """Per ratio: the mean over series and seeds of |time to collapse of the series - the
-    baseline's| (censored through G = G + 1), paired by seed, ratio and extra axes."""
+def ratio_differences(ttc: pd.DataFrame, axes: list[str], baseline: str, generations: int,
+                      rows: pd.DataFrame | None = None, metric: str | None = None) -> pd.Series:
+    """Per ratio: how far the series are from the baseline there, paired by seed, ratio and extra
+    axes: the mean over pairs of |Δ time to collapse| / (G + 1) (censored through G = G + 1), plus,
+    with `rows` and `metric`, |Δ metric at G| / the baseline's mean |metric at G| — the two claims a
+    comparison makes, each on a scale of about 0..1."""
     extra = [a for a in series_axes(axes) if a != "mitigation"]
     t = ttc.assign(time=ttc["time_to_collapse"].where(ttc["collapsed"].astype(bool), generations + 1.0))
+    if rows is not None and metric in getattr(rows, "columns", ()):
+        last = rows[(rows["generation"] == generations) & (rows["status"] == "ok")]
+        t = t.merge(last[["chain_id", metric]].rename(columns={metric: "value"}), on="chain_id", how="left")
+    else:
+        t = t.assign(value=np.nan)
     key = ["seed", "ratio", *extra]
-    base = t[t["mitigation"] == baseline][[*key, "time"]]
+    base = t[t["mitigation"] == baseline][[*key, "time", "value"]]
     both = t[t["mitigation"] != baseline].merge(base, on=key, suffixes=("", "_b"))
-    return (both["time"] - both["time_b"]).abs().groupby(both["ratio"]).mean().sort_index()
+    scale = float(np.nanmean(np.abs(both["value_b"]))) if both["value_b"].notna().any() else np.nan
+    d_time = (both["time"] - both["time_b"]).abs() / (generations + 1.0)
+    d_metric = ((both["value"] - both["value_b"]).abs() / scale).fillna(0.0) if scale and scale == scale else 0.0
+    return (d_time + d_metric).groupby(both["ratio"]).mean().sort_index()
+
+
+def seeds_to_decide(n_claims: int, alpha: float = 0.05) -> int:
+    """The fewest seeds whose sign-flip test can reach `alpha` after Holm over `n_claims`: 2/2^k < alpha/claims."""
+    return int(math.floor(math.log2(2 * max(n_claims, 1) / alpha)) + 1)
 
 
 def compare_round(comparisons: pd.DataFrame, differences: pd.Series, seeds_run, per_seed: int, room: int,
-                  n_series: int, must: tuple = ()) -> tuple[int | None, list[float], str]:
-    """(new seed, its ratios, why): one whole new seed, max(seed) + 1, for every series at once
-    (so every pair stays paired by seed), at the `per_seed` ratios already run where the series
-    differ most from the baseline (and at `must`: ratio 0 for a control reference). None when the
-    comparisons are decisive, there is no difference to buy, or `room` chains do not pay for it."""
+                  n_series: int, must: tuple = ()) -> tuple[list[int], list[float], str]:
+    """(new seeds, their ratios, why): whole new seeds, max(seed) + 1, ..., for every series at once
+    (so every pair stays paired by seed), each at the `per_seed` ratios already run where the series
+    differ most from the baseline (and at `must`: ratio 0 for a control reference). As many seeds at
+    once as the open comparisons need before any of them could be decisive (a sign-flip test over k
+    seeds has p >= 2/2^k), at least one, as far as `room` chains pay: they then run side by side.
+    No seeds when the comparisons are decisive, there is no difference to buy, or no room."""
     if comparisons.empty:
-        return None, [], "stopped: no series to compare with the baseline"
-    open_ = comparisons[comparisons["verdict"] == "not told apart"]
+        return [], [], "stopped: no series to compare with the baseline"
+    undecided = (comparisons["verdict"] == "not told apart")
+    if "metric_verdict" in comparisons:
+        undecided |= comparisons["metric_verdict"] == "not told apart"
+    open_ = comparisons[undecided]
     if open_.empty:
-        return None, [], "done: every comparison decisive (" + ", ".join(
+        return [], [], "done: every comparison decisive (" + ", ".join(
             f"{r.series}: {r.verdict}" for r in comparisons.itertuples()) + ")"
     if differences.empty:
-        return None, [], "stopped: no paired chains to compare"
-    # the largest differences first; ties to the smaller ratio (stable sort on sorted ratios)
-    ranked = differences.sort_values(ascending=False, kind="stable").index.tolist()
-    ratios = sorted({*ranked[:max(per_seed, 2)], *must})  # >= 2 ratios: a seed's own margin line
+        return [], [], "stopped: no paired chains to compare"
+    informative = differences[differences > 0]  # a ratio where every pair agrees (twins at ratio 0) buys nothing
+    ranked = (informative if len(informative) else differences).sort_values(ascending=False, kind="stable")
+    ratios = sorted({*ranked.index[:max(per_seed, 1)].tolist(), *must})
     cost = len(ratios) * n_series
     if room < cost:
-        return None, [], f"stopped: chain budget spent ({room} left, a new seed costs {cost})"
-    seed = int(max(seeds_run)) + 1
-    return seed, [float(r) for r in ratios], (
-        f"{len(open_)} comparison(s) not told apart ({', '.join(open_['series'])}); seed {seed} at the ratios "
-        f"differing most from the baseline: " + ", ".join(f"{r:g} (|Δt| {differences[r]:.2f})" for r in ratios
-                                                           if r in differences))
+        return [], [], f"stopped: chain budget spent ({room} left, a new seed costs {cost})"
+    have = len(set(seeds_run))
+    claims = 2 * len(comparisons)  # time and metric per series, as compare's Holm family
+    wanted = max(1, seeds_to_decide(claims) - have)
+    n_new = min(wanted, room // cost)
+    first = int(max(seeds_run)) + 1
+    seeds = list(range(first, first + n_new))
+    return seeds, [float(r) for r in ratios], (
+        f"{len(open_)} comparison(s) not told apart ({', '.join(open_['series'])}); {have} seeds can give "
+        f"p >= {min(1.0, 2 / 2 ** have):.3g} at best and {seeds_to_decide(claims)} could decide {claims} claims: "
+        f"seed(s) {', '.join(map(str, seeds))} at the ratios differing most from the baseline: "
+        + ", ".join(f"{r:g} ({differences[r]:.2f})" for r in ratios if r in differences))

@@ -12,9 +12,11 @@ not depend on which chains happened to finish first.
 
 `search.target: compare` buys the comparisons instead (analysis/compare.py, each series against
 `analysis.baseline`): once every chain has finished, unless every comparison is decisive, one whole
-new seed, max(seed) + 1, runs for every series at once (pairs stay paired by seed) at the
-`search.per_round` (>= 2) ratios already run where the series' times to collapse differ most from
-the baseline's (analysis/refine.compare_round), within `search.max_chains` over all series.
+new seeds, max(seed) + 1, ..., run for every series at once (pairs stay paired by seed) at the
+`search.per_round` ratios already run where the series differ most from the baseline in time to
+collapse and in the criterion's metric, as many seeds in one round as the open comparisons need
+before a sign-flip test could decide them (analysis/refine.compare_round), within
+`search.max_chains` over all series.
 The threshold target is driven by the model-based interval (analysis/threshold.py's model_low,
 model_high: the margin model, from every chain's margin by G).
 
@@ -171,15 +173,16 @@ class ThresholdSearch(Searcher):
             comparisons = compare(table, ttc, self.axes, self.cfg.collapse, self.cfg.generations,
                                   baseline=self.cfg.analysis.baseline)
         except ValueError as err:
-            seed, ratios, why = None, [], f"stopped: {err}"
+            seeds, ratios, why = [], [], f"stopped: {err}"
         else:
             s, G = self.cfg.search, self.cfg.generations
             must = (0.0,) if self.cfg.collapse.reference == "control" else ()
-            seed, ratios, why = compare_round(
-                comparisons, ratio_differences(ttc, self.axes, self.cfg.analysis.baseline, G),
+            seeds, ratios, why = compare_round(
+                comparisons, ratio_differences(ttc, self.axes, self.cfg.analysis.baseline, G, table,
+                                               self.cfg.collapse.metric),
                 [c["seed"] for c in self.chains.values()], s.per_round, s.max_chains - len(self.chains),
                 len(self.budget), must)
-        if seed is None:
+        if not seeds:
             for series in self.budget:
                 self.done[series] = why
             self.rounds.append({"series": "all", "round": round_, "ratios": [], "chains": 0, "why": why})
@@ -188,7 +191,7 @@ class ThresholdSearch(Searcher):
         for series in sorted(self.budget):
             example = grid.Cell.from_dict(next(self.chains[c] for c, v in self.series_of.items() if v == series))
             self._add(series, round_, [grid.make_cell({**example.values(), "ratio": r, "seed": seed})
-                                       for r in ratios], why)
+                                       for seed in seeds for r in ratios], why)
 
     def _rows(self, chains: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
         found = [r for c in chains for r in rows.read_chain(Path(self.out) / "metrics", c)]
