@@ -36,8 +36,10 @@ def test_mlflow_has_one_run_per_chain_with_its_axes_and_every_generation(tracked
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 reads a file store only with it
     client = MlflowClient(tracking_uri=f"file:{out}/mlruns")
     experiment = client.get_experiment_by_name(cfg.name)
-    runs = client.search_runs([experiment.experiment_id])
+    runs = client.search_runs([experiment.experiment_id], "tags.chain_id != ''")
+    (sweep_run,) = client.search_runs([experiment.experiment_id], "tags.`autophagy.role` = 'sweep'")
     assert sorted(r.data.tags["chain_id"] for r in runs) == sorted(df.chain_id.unique())
+    assert {r.data.tags["mlflow.parentRunId"] for r in runs} == {sweep_run.info.run_id}
     for run in runs:
         rows = df[df.chain_id == run.data.tags["chain_id"]].sort_values("generation")
         assert run.data.params == {"ratio": str(rows.ratio.iloc[0]), "seed": "0", "mitigation": "none"}
