@@ -115,11 +115,19 @@ def _report(out: Path, criterion: str | None, got=None) -> int:
     """Build DIR's report and print its summary, from one read of the rows."""
     from autophagy.analysis import report
 
-    _, got = report.load_run(out, got)
+    cfg, got = report.load_run(out, got)
     paths = report.build_report(out, criterion, rows=got)
     print(report.summary_text(out, criterion, rows=got))
     for name, path in paths.items():
         print(f"  {name:<20} {path}")
+    if "mlflow" in cfg.loggers:  # the sweep's answer beside its chains' runs
+        import pandas as pd
+
+        from autophagy.orchestrator import sweep_tracking
+
+        tables = {name: pd.read_csv(paths[name]) for name in ("thresholds", "comparisons") if name in paths}
+        run_id = sweep_tracking.log_sweep(cfg, out, paths, tables)
+        print(f"  {'mlflow run':<20} {run_id} ({sweep_tracking.mlflow_uri(out)})")
     return 0
 
 

@@ -8,7 +8,10 @@ locks; it imports no Ray (Tune's JSON is read as JSON, nothing unpickled).
 
 A chain is `done` (its rows end it: every generation, or a divergence), `failed` (its last row says so,
 or Tune gave up on it), `running` (started, not ended), or `not started`. The sweep is `finished` when
-every chain is done or failed, `running` while its driver lives, else `stopped`.
+every chain is done or failed, `running` while its driver lives, else `stopped`. The driver lives while
+the pid of driver.json does (same host) or its heartbeat is under HEARTBEAT_STALE_S old (another host);
+without driver.json, while Tune's last saved state has a trial running (a SIGKILLed driver leaves that
+state as it was: the lock is what tells a dead driver from a live one).
 """
 
 from __future__ import annotations
@@ -113,10 +116,12 @@ def status(out_dir: Path, cfg: SweepConfig | None = None, got: pd.DataFrame | No
     got = rows.read_rows(out_dir, rows.schema(cfg)) if got is None else got
     chains = chain_table(out_dir, cfg, got)
     lock = driver(out_dir)
-    unfinished = chains["status"].isin(["running", "not started"]).any()
-    state = "finished" if not unfinished else "running" if lock is not None and lock["alive"] else "stopped"
-    if lock is None and unfinished:
-        state = "running" if any(t["tune_status"] == "RUNNING" for t in tune_trials(out_dir).values()) else "stopped"
+    if not chains["status"].isin(["running", "not started"]).any():
+        state = "finished"
+    elif lock is not None:
+        state = "running" if lock["alive"] else "stopped"
+    else:  # no lock (a sweep from before it): Tune's last saved state, which a SIGKILLed driver leaves as it was
+        state = "running" if _running(out_dir) & set(chains["chain_id"]) else "stopped"
     series_axes = [a for a in cfg.grid if a not in ("ratio", "seed")]
     per_series = {" ".join(f"{a}={v}" for a, v in zip(series_axes, key if isinstance(key, tuple) else (key,))):
                   _counts(sub) for key, sub in chains.groupby(series_axes, sort=True)}
@@ -127,11 +132,16 @@ def status(out_dir: Path, cfg: SweepConfig | None = None, got: pd.DataFrame | No
             **_timing(got, chains, cfg, lock, state)}
 
 
+def _running(out_dir: Path) -> set[str]:
+    return {chain for chain, t in tune_trials(out_dir).items() if t["tune_status"] == "RUNNING"}
+
+
 def _counts(chains: pd.DataFrame) -> dict[str, int]:
-    running = chains["status"] == "running"
-    return {"finished": int((chains["status"] == "done").sum()), "running": int((running & (chains["retries"] == 0)).sum()),
-            "retrying": int((running & (chains["retries"] > 0)).sum()), "failed": int((chains["status"] == "failed").sum()),
-            "not_started": int((chains["status"] == "not started").sum()), "total": len(chains)}
+    """A running chain Tune has retried counts as retrying."""
+    status, retried = chains["status"], chains["retries"] > 0
+    return {"finished": int((status == "done").sum()), "running": int(((status == "running") & ~retried).sum()),
+            "retrying": int(((status == "running") & retried).sum()), "failed": int((status == "failed").sum()),
+            "not_started": int((status == "not started").sum()), "total": len(chains)}
 
 
 def _timing(got: pd.DataFrame, chains: pd.DataFrame, cfg: SweepConfig, lock: dict | None, state: str) -> dict:
@@ -167,11 +177,14 @@ def format_status(s: dict) -> str:
     out.append(line("all chains", s["overall"]))
     out += [line(name, c) for name, c in s["series"].items()]
     if s["elapsed_s"] is not None:
-        out.append(f"  elapsed {_duration(s['elapsed_s'])}" + (f"  ETA {_duration(s['eta_s'])}" if s["eta_s"] is not None else ""))
+        eta = f"  ETA {_duration(s['eta_s'])}" if s["eta_s"] is not None else ""
+        out.append(f"  elapsed {_duration(s['elapsed_s'])}{eta}")
     for c in s["chains"]:
         gen = "none" if c["last_generation"] is None else c["last_generation"]  # failed before generation 0
         out.append(f"  {c['status']:<8} {c['chain_id']}  last generation {gen}  on {c['worker'] or '?'}"
-                   + (f"  retries {c['retries']}" if c["retries"] else "") + (f"\n           {c['error']}" if c["error"] else ""))
+                   + (f"  retries {c['retries']}" if c["retries"] else ""))
+        if c["error"]:
+            out.append(f"           {c['error']}")
     return "\n".join(out)
 
 

@@ -88,6 +88,11 @@ def test_a_sweep_whose_driver_was_killed_reads_as_stopped(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "stopped: the driver is gone" in text and "CUDA error" in text and "no longer running" in text
 
+    (out / "driver.json").unlink()  # a sweep from before the lock: Tune's saved state is all there is
+    assert status.status(out)["state"] == "running"  # it says a trial runs
+    (out / "tune" / "experiment_state-2026-01-01_00-00-00.json").unlink()
+    assert status.status(out)["state"] == "stopped"
+
 
 def test_eta_while_running_and_finished_once_every_chain_ends(tmp_path):
     out = tmp_path / "run"

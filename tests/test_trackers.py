@@ -1,6 +1,7 @@
 """`loggers: [tensorboard, mlflow]` on the smoke sweep, read back with the trackers' own clients."""
 
 import importlib.util
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -35,8 +36,10 @@ def test_mlflow_has_one_run_per_chain_with_its_axes_and_every_generation(tracked
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 reads a file store only with it
     client = MlflowClient(tracking_uri=f"file:{out}/mlruns")
     experiment = client.get_experiment_by_name(cfg.name)
-    runs = client.search_runs([experiment.experiment_id])
+    runs = client.search_runs([experiment.experiment_id], "tags.chain_id != ''")
+    (sweep_run,) = client.search_runs([experiment.experiment_id], "tags.`autophagy.role` = 'sweep'")
     assert sorted(r.data.tags["chain_id"] for r in runs) == sorted(df.chain_id.unique())
+    assert {r.data.tags["mlflow.parentRunId"] for r in runs} == {sweep_run.info.run_id}
     for run in runs:
         rows = df[df.chain_id == run.data.tags["chain_id"]].sort_values("generation")
         assert run.data.params == {"ratio": str(rows.ratio.iloc[0]), "seed": "0", "mitigation": "none"}
@@ -89,7 +92,10 @@ def test_a_resumed_sweep_continues_each_chains_mlflow_run(tmp_path, monkeypatch)
         callback.log_trial_result(0, trial, {"generations": [{"generation": generation, "metrics": {"kl": driver}}]})
         callback.log_trial_end(trial)
     client = MlflowClient(tracking_uri=uri)
-    (run,) = client.search_runs([client.get_experiment_by_name("resumed").experiment_id])
+    experiment = client.get_experiment_by_name("resumed").experiment_id
+    (run,) = client.search_runs([experiment], "tags.chain_id = 'c0'")
+    (sweep_run,) = client.search_runs([experiment], "tags.`autophagy.role` = 'sweep'")
+    assert run.data.tags["mlflow.parentRunId"] == sweep_run.info.run_id  # the UI nests the chain under the sweep
     assert run.data.params == {"ratio": "0.5", "seed": "1", "mitigation": "none"}
     assert sorted((m.step, m.value) for m in client.get_metric_history(run.info.run_id, "kl")) == [(0, 1.0), (1, 2.0)]
     assert run.info.status == "FINISHED"
@@ -109,3 +115,38 @@ def test_a_logger_not_installed_is_refused_before_ray_starts(monkeypatch):
     monkeypatch.setitem(preflight.TRACKER_MODULES, "wandb", ("autophagy_no_such_module", "'autophagy[wandb]'"))
     with pytest.raises(ConfigError, match=r"smoke\.yaml: loggers\[0\]: wandb is not installed \(pip install 'autophagy\[wandb\]'\)"):
         preflight.check(cfg, str(SMOKE))
+
+
+def test_report_logs_the_sweeps_answer_to_one_mlflow_run_and_a_rerun_updates_it(tmp_path, monkeypatch, capsys):
+    """No Ray: a finished run's directory (test_analysis_report.make_run) with loggers [mlflow], reported twice."""
+    from mlflow.tracking import MlflowClient
+
+    from autophagy import cli, sweepfile
+    from test_analysis_report import make_run
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    cfg, _ = make_run(tmp_path)
+    cfg = sweepfile.from_dict({**cfg.to_dict(), "loggers": ["mlflow"]})
+    sweepfile.dump(cfg, tmp_path / "config.yaml")
+    for _ in range(2):
+        assert cli.main(["report", str(tmp_path)]) == 0
+    assert "mlflow run" in capsys.readouterr().out
+
+    client = MlflowClient(tracking_uri=(tmp_path / "mlruns").as_uri())
+    experiment = client.get_experiment_by_name(cfg.name).experiment_id
+    (run,) = client.search_runs([experiment])  # one run, updated: not one per report
+    assert run.data.tags["autophagy.role"] == "sweep" and run.info.status == "FINISHED"
+    assert run.data.params["generations"] == str(cfg.generations) and run.data.params["collapse.metric"] == "kl"
+    assert {"report.html", "phase_diagram.png", "config.yaml", "thresholds.json", "comparisons.json"} <= \
+        {f.path for f in client.list_artifacts(run.info.run_id)}
+    def table(name):  # as log_table wrote it (load_table would want a model registry)
+        data = json.loads(Path(client.download_artifacts(run.info.run_id, name, str(tmp_path))).read_text())
+        return pd.DataFrame(data["data"], columns=data["columns"])
+
+    logged = table("thresholds.json")
+    on_disk = pd.read_csv(tmp_path / "analysis" / "thresholds.csv")
+    assert len(logged) == len(on_disk) == 2  # replaced, not appended to, by the second report
+    assert sorted(logged["mitigation"]) == sorted(on_disk["mitigation"])
+    compared = table("comparisons.json")
+    assert compared["series"].tolist() == ["accumulate"]

@@ -8,7 +8,7 @@ iteration; a chain's report carries a list of generations instead (several in on
 The trial puts the row's numbers into those entries only when `loggers` is set (trial.progress).
 
 Where they write, with nothing configured: TensorBoard to DIR/tensorboard/<chain_id>; MLflow to
-a file store in DIR/mlruns (MLFLOW_TRACKING_URI, if set, wins), experiment = the sweep's name;
+a file store in DIR/mlruns, each chain's run a child of the sweep's (sweep_tracking.py) (MLFLOW_TRACKING_URI, if set, wins), experiment = the sweep's name;
 W&B offline into DIR/wandb (WANDB_MODE, WANDB_PROJECT, if set, win). The Parquet rows stay the
 record: a tracker is a view of them.
 """
@@ -23,24 +23,17 @@ from types import SimpleNamespace
 from ray.tune.logger import TBXLoggerCallback
 from ray.tune.result import TRAINING_ITERATION
 
+from autophagy.orchestrator import sweep_tracking
+
 NAMES = ("tensorboard", "mlflow", "wandb")
 
 
 def callbacks(cfg, out: Path, cells: dict[str, dict]) -> list:
     """The Tune callbacks of the sweep's `loggers`, in the order listed."""
     make = {"tensorboard": lambda: TensorBoard(Path(out) / "tensorboard", cells),
-            "mlflow": lambda: _mlflow()(_mlflow_uri(Path(out)), cfg.name, cells),
+            "mlflow": lambda: _mlflow()(sweep_tracking.mlflow_uri(Path(out)), cfg.name, cells),
             "wandb": lambda: _wandb()(Path(out), cfg.name, cells)}
     return [make[name]() for name in cfg.loggers]
-
-
-def _mlflow_uri(out: Path) -> str:
-    if os.environ.get("MLFLOW_TRACKING_URI"):
-        return os.environ["MLFLOW_TRACKING_URI"]
-    # MLflow 3 refuses a file store unless this is set (a database store needs SQLAlchemy, the
-    # server's dependencies, which pin pyarrow < 26); a reader of DIR/mlruns needs it too.
-    os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
-    return (out / "mlruns").as_uri()
 
 
 def axes(trial, cells: dict[str, dict]) -> dict:
@@ -91,13 +84,16 @@ def _mlflow():
                 self._trial_runs[trial] = self._run(trial.config["chain"], axes(trial, self.cells))
 
         def _run(self, chain: str, params: dict) -> str:
-            """The chain's run: the one a sweep before this `--resume` started, or a new one."""
-            client = self.mlflow_util._get_client()
-            found = client.search_runs([self.mlflow_util.experiment_id], f"tags.chain_id = '{chain}'", max_results=1)
+            """The chain's run, a child of the sweep's (sweep_tracking.py): the one a sweep before this
+            `--resume` started, or a new one."""
+            client, experiment = self.mlflow_util._get_client(), self.mlflow_util.experiment_id
+            parent = {"mlflow.parentRunId": sweep_tracking.sweep_run_id(client, experiment, self.experiment_name)}
+            found = client.search_runs([experiment], f"tags.chain_id = '{chain}'", max_results=1)
             if found:
+                client.set_tag(found[0].info.run_id, "mlflow.parentRunId", parent["mlflow.parentRunId"])
                 client.update_run(found[0].info.run_id, "RUNNING")
                 return found[0].info.run_id
-            run = self.mlflow_util.start_run(run_name=chain, tags={**self.tags, "chain_id": chain})
+            run = self.mlflow_util.start_run(run_name=chain, tags={**self.tags, **parent, "chain_id": chain})
             self.mlflow_util.log_params(run_id=run.info.run_id, params_to_log=params)
             return run.info.run_id
 

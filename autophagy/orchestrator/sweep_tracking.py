@@ -1,0 +1,78 @@
+"""The sweep's own MLflow run: its answer where a team already looks (`loggers` listing mlflow).
+
+The end of `autophagy run` and every `autophagy report` log, into the sweep's experiment (its name),
+one run tagged `autophagy.role = sweep`: the config as params (dotted keys), thresholds.csv and
+comparisons.csv as tables (`log_table`), report.html and the phase diagram as artifacts. Each chain's
+run (trackers.py) is its child (`mlflow.parentRunId`), so the UI groups them. A report rebuilt later
+updates that run, found by its tag: the tables are replaced, not appended to (log_table appends to an
+existing file, so the old one is deleted first). Imports no Ray: `autophagy report` runs without it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+ROLE_TAG = "autophagy.role"
+# MLflow refuses a param value longer than this (mlflow.utils.validation.MAX_PARAM_VAL_LENGTH)
+MAX_PARAM = 6000
+
+
+def mlflow_uri(out: Path) -> str:
+    """Where a sweep's MLflow runs go: MLFLOW_TRACKING_URI if set, else a file store in DIR/mlruns."""
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    # MLflow 3 refuses a file store unless this is set (a database store needs SQLAlchemy, the
+    # server's dependencies, which pin pyarrow < 26); a reader of DIR/mlruns needs it too.
+    os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+    return (Path(out) / "mlruns").as_uri()
+
+
+def sweep_run_id(client, experiment_id: str, name: str) -> str:
+    """The sweep's run in this experiment: the one a report or driver before made, else a new one."""
+    found = client.search_runs([experiment_id], f"tags.`{ROLE_TAG}` = 'sweep'", max_results=1)
+    if found:
+        return found[0].info.run_id
+    return client.create_run(experiment_id, run_name=name, tags={ROLE_TAG: "sweep"}).info.run_id
+
+
+def log_sweep(cfg, out: Path, paths: dict[str, Path], tables: dict[str, pd.DataFrame]) -> str:
+    """Log (or update) the sweep's run; returns its id. `paths`: build_report's; `tables`: name -> table."""
+    from mlflow.entities import Param
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=mlflow_uri(out))
+    experiment = client.get_experiment_by_name(cfg.name)
+    experiment_id = experiment.experiment_id if experiment else client.create_experiment(cfg.name)
+    run_id = sweep_run_id(client, experiment_id, cfg.name)
+    run = client.get_run(run_id)
+    # Params cannot change once logged: a config changed by `--resume --set` keeps its first values,
+    # and the run's config.yaml artifact (replaced each time) is the current one.
+    params = [Param(k, v) for k, v in _flat(cfg.to_dict()).items() if k not in run.data.params]
+    for i in range(0, len(params), 100):  # MLflow takes at most 100 params a batch
+        client.log_batch(run_id, params=params[i:i + 100])
+    repo = get_artifact_repository(run.info.artifact_uri)
+    present = {f.path for f in client.list_artifacts(run_id)}
+    for name, table in tables.items():
+        if f"{name}.json" in present:
+            repo.delete_artifacts(f"{name}.json")
+        client.log_table(run_id, table, f"{name}.json")
+    for name in ("report", "phase_diagram"):
+        if name in paths:
+            client.log_artifact(run_id, str(paths[name]))
+    client.log_artifact(run_id, str(Path(out) / "config.yaml"))
+    client.set_terminated(run_id, "FINISHED")
+    return run_id
+
+
+def _flat(d: dict, prefix: str = "") -> dict[str, str]:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = str(v)[:MAX_PARAM]
+    return out
