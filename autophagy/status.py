@@ -9,16 +9,16 @@ locks; it imports no Ray (Tune's JSON is read as JSON, nothing unpickled).
 A chain is `done` (its rows end it: every generation, or a divergence), `failed` (its last row says so,
 or Tune gave up on it), `running` (started, not ended), or `not started`. The sweep is `finished` when
 every chain is done or failed, `running` while its driver lives, else `stopped`. The driver lives while
-the pid of driver.json does (same host) or its heartbeat is under HEARTBEAT_STALE_S old (another host);
-without driver.json, while Tune's last saved state has a trial running (a SIGKILLed driver leaves that
-state as it was: the lock is what tells a dead driver from a live one).
+driver.json's record is not stale by the lock's rule (orchestrator/lock.py: its pid alive on the same
+host, its heartbeat under lock.STALE_S old); a driver that ended removes the record. Only a sweep from
+before the lock (no DIR/driver.lock) falls back to Tune's last saved state, which a SIGKILLed driver
+leaves saying "running".
 """
 
 from __future__ import annotations
 
 import json
 import os
-import socket
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -26,11 +26,10 @@ import pandas as pd
 
 from autophagy import grid, rows, sweepfile
 from autophagy.config import SweepConfig
+from autophagy.orchestrator.lock import read_record, stale
 
 STATES = ("running", "stopped", "finished")
 CHAIN_STATUSES = ("done", "running", "failed", "not started")
-# A driver on another host is alive while its heartbeat is this fresh: the lock's beat comes far more often.
-HEARTBEAT_STALE_S = 120.0
 
 
 def expected_cells(out_dir: Path, cfg: SweepConfig) -> list[dict]:
@@ -92,17 +91,15 @@ def chain_table(out_dir: Path, cfg: SweepConfig, got: pd.DataFrame) -> pd.DataFr
 
 
 def driver(out_dir: Path) -> dict | None:
-    """DIR/driver.json with `alive` added, or None when there is none (an older sweep, or no lock yet)."""
-    path = Path(out_dir) / "driver.json"
-    try:
-        info = json.loads(path.read_text())
-    except (OSError, ValueError):
+    """DIR/driver.json with `alive` added (judged by the lock's own rule, orchestrator/lock.stale),
+    or None when there is none (no driver now, or a sweep from before the lock)."""
+    info = read_record(Path(out_dir))
+    if info is None:
         return None
-    if info.get("host") == socket.gethostname():
-        info["alive"] = _pid_alive(int(info["pid"]))
-    else:
-        beat = _parse_time(info.get("heartbeat_at"))
-        info["alive"] = beat is not None and (datetime.now(timezone.utc) - beat).total_seconds() < HEARTBEAT_STALE_S
+    try:
+        info["alive"] = stale(info) is None
+    except (KeyError, TypeError, ValueError):  # a record cut short: no heartbeat to trust
+        info["alive"] = False
     return info
 
 
@@ -120,6 +117,8 @@ def status(out_dir: Path, cfg: SweepConfig | None = None, got: pd.DataFrame | No
         state = "finished"
     elif lock is not None:
         state = "running" if lock["alive"] else "stopped"
+    elif (out_dir / "driver.lock").exists():  # the lock's record is removed when its driver ends
+        state = "stopped"
     else:  # no lock (a sweep from before it): Tune's last saved state, which a SIGKILLed driver leaves as it was
         state = "running" if _running(out_dir) & set(chains["chain_id"]) else "stopped"
     series_axes = [a for a in cfg.grid if a not in ("ratio", "seed")]
@@ -191,16 +190,6 @@ def format_status(s: dict) -> str:
 def _duration(seconds: float) -> str:
     s = max(0, round(seconds))
     return f"{s}s" if s < 60 else f"{s // 60}m{s % 60:02d}s" if s < 3600 else f"{s // 3600}h{s % 3600 // 60:02d}m"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: it exists
-        return True
-    return True
 
 
 def _parse_time(text) -> datetime | None:

@@ -46,9 +46,11 @@ def _sweep(out: Path):
 
 
 def _driver(out: Path, pid: int) -> None:
-    (out / "driver.json").write_text(json.dumps({"host": socket.gethostname(), "pid": pid,
-                                                 "started_at": "2026-01-01T00:00:00+00:00",
-                                                 "heartbeat_at": "2026-01-01T00:03:00+00:00"}))
+    """The lock's record (orchestrator/lock.py) of a driver with pid `pid` that has just beaten."""
+    from autophagy.orchestrator import lock
+
+    lock.write_record(out, {"host": socket.gethostname(), "pid": pid, "started_at": "2026-01-01T00:00:00+00:00",
+                            "heartbeat_at": lock.iso(lock.now())})
 
 
 def _tree(out: Path) -> dict:

@@ -122,8 +122,11 @@ def build_report(out_dir, criterion: CollapseConfig | str | None = None, *, seed
     return paths
 
 
-def summary_text(out_dir, criterion: CollapseConfig | str | None = None, rows: pd.DataFrame | None = None) -> str:
-    """A few lines for the console: median generation of collapse per ratio x series, thresholds."""
+def summary_text(out_dir, criterion: CollapseConfig | str | None = None, rows: pd.DataFrame | None = None,
+                 comparisons: pd.DataFrame | None = None, thresholds: pd.DataFrame | None = None) -> str:
+    """A few lines for the console: the comparisons' answer, median generation of collapse per ratio x
+    series, thresholds. `comparisons` and `thresholds`: those build_report just wrote for the same
+    rows and criterion, so that they are not computed twice (the comparisons are most of a report's time)."""
     cfg, rows = load_run(Path(out_dir), rows)
     crit = resolve_criterion(criterion, cfg, rows)
     axes = list(cfg.grid)
@@ -131,9 +134,12 @@ def summary_text(out_dir, criterion: CollapseConfig | str | None = None, rows: p
     if ttc.empty:
         return f"{out_dir}: no rows yet (0 of {_n_cells(cfg.grid)} chains started)"
     summary = summarize(ttc, axes, interval=False)
-    thresholds = collapse_thresholds(ttc, axes, horizon=cfg.generations,
-                                     margins=chain_margins(rows, crit, cfg.generations, axes))
-    lines = [answer(comparisons_of(cfg, rows, ttc, crit), cfg.analysis.baseline), "",
+    if thresholds is None:
+        thresholds = collapse_thresholds(ttc, axes, horizon=cfg.generations,
+                                         margins=chain_margins(rows, crit, cfg.generations, axes))
+    if comparisons is None:
+        comparisons = comparisons_of(cfg, rows, ttc, crit)
+    lines = [answer(comparisons, cfg.analysis.baseline), "",
              f"collapse: {format_criterion(crit)}  ({describe_criterion(crit)})",
              f"median generation of collapse over seeds (N+ = none seen by N: censored; G = {cfg.generations})",
              summary_table_text(summary, axes),
