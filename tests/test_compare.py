@@ -34,6 +34,14 @@ def test_signflip_pvalue_is_exact():
     assert C.signflip_pvalue(parts) == pytest.approx(want)
 
 
+def test_mean_test_is_scipys_sign_flip_test():
+    d = np.array([0.4, -1.1, 2.3, 0.9, 1.7, -0.2, 0.8])
+    for shift in (0.0, 0.5, -0.3):
+        want = stats.permutation_test((d - shift,), np.mean, permutation_type="samples", n_resamples=np.inf,
+                                      alternative="two-sided").pvalue
+        assert C._mean_test(d, shift) == pytest.approx(want)
+
+
 def test_mean_interval_inverts_the_test_and_is_open_with_few_seeds():
     d = np.array([-3.0, -2.5, -4.0, -1.0, -3.5, -2.0, -2.8])
     m = C.mean_difference(d)

@@ -37,7 +37,7 @@ exact permutation) is the model-free companion, column `wilcoxon_p`.
 
 The criterion's metric: per pair, S minus B at generation G (`metric_delta`), and the mean over
 generations 1..G (`metric_delta_generations`), averaged over each seed's ratios, then over seeds.
-The test is the sign-flip permutation test of that mean over seeds (scipy's permutation_test),
+The test is the sign-flip permutation test of that mean over seeds (as scipy's permutation_test),
 valid at the number of seeds under no effect, and the interval inverts it (every shift it does not
 reject): exact where the per-seed differences are symmetric about their centre, the one
 assumption. With n seeds the smallest two-sided p-value is 2 / 2^n, so fewer than 6 seeds give no
@@ -57,6 +57,7 @@ sign-flip test needs to reach that level at all (7 for 2 claims, 9 for 12).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import warnings
@@ -85,8 +86,10 @@ SHIFT_LIMIT = 1.5
 # ------------------------------------------------------------------------------ permutation tests
 
 
+@functools.lru_cache(maxsize=64)
 def _signs(n: int, seed: int = 0) -> np.ndarray:
-    """Sign patterns for n pairs: all 2^n (the observed all-plus among them), or seeded draws."""
+    """Sign patterns for n pairs: all 2^n (the observed all-plus among them), or seeded draws.
+    Cached: an interval's bisection asks for the same n some 60 times."""
     if n <= EXACT_UP_TO:
         return 1 - 2 * ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1)
     rng = np.random.default_rng(seed)
@@ -105,14 +108,11 @@ def signflip_pvalue(parts) -> float:
 
 
 def _mean_test(d: np.ndarray, shift: float) -> float:
-    """Sign-flip p-value of mean(d) = shift (scipy's paired permutation test, one sample of differences)."""
-    x = d - shift
-    if not np.any(x):
-        return 1.0
-    res = stats.permutation_test((x,), lambda v, axis=-1: np.mean(v, axis=axis), vectorized=True,
-                                 permutation_type="samples", n_resamples=DRAWS if len(x) > EXACT_UP_TO else np.inf,
-                                 alternative="two-sided", rng=np.random.default_rng(0))
-    return float(res.pvalue)
+    """Sign-flip p-value of mean(d) = shift: the one-sample permutation test of the differences
+    (what scipy's permutation_test with permutation_type="samples" computes). Through the cached
+    sign patterns above rather than scipy: an interval inverts the test ~60 times, and scipy's
+    per-call set-up took 7 s of a 2,050-chain report's comparisons (measured), this about 0.1 s."""
+    return signflip_pvalue(np.asarray(d, dtype=float) - shift)
 
 
 def mean_difference(d) -> dict:
