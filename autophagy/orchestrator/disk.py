@@ -24,15 +24,30 @@ EXIT_CODE = 3
 TEXTS = tuple(os.strerror(code) for code in CODES)
 
 
-def cause(err: BaseException | None) -> OSError | None:
-    """The disk-full OSError behind `err` (itself, a Ray task error's cause, a chained one), or None."""
+def _chain(err: BaseException | None):
+    """`err`, then what it wraps: a Ray task error's cause, the exception it was raised from or
+    while handling (Tune re-raises a callback's exception as a TuneError holding only its text)."""
     seen = set()
     while err is not None and id(err) not in seen:
         seen.add(id(err))
-        if isinstance(err, OSError) and (err.errno in CODES or any(t in str(err) for t in TEXTS)):
-            return err
+        yield err
         err = getattr(err, "cause", None) or err.__cause__ or err.__context__
-    return None
+
+
+def cause(err: BaseException | None) -> OSError | None:
+    """The innermost disk-full OSError behind `err`, or None (a Ray task error raised for an
+    OSError is an OSError too, whose text is the whole remote traceback)."""
+    found = [e for e in _chain(err) if isinstance(e, OSError) and (e.errno in CODES or any(t in str(e) for t in TEXTS))]
+    return found[-1] if found else None
+
+
+def one_line(err: BaseException) -> str:
+    return f"{type(err).__name__}: {(str(err).splitlines() or [''])[0]}"[:500]
+
+
+def stop(err: BaseException | None) -> "DiskFull | None":
+    """The `DiskFull` a driver callback raised, behind Tune's wrapping of it, or None."""
+    return next((e for e in _chain(err) if isinstance(e, DiskFull)), None)
 
 
 def free_text(path: Path) -> str:

@@ -185,12 +185,12 @@ def run(cfg, out: Path, *, address: str | None = None, resume: bool = False, pro
     with lock.held(out, log):
         try:
             return _run(cfg, out, address, resume, progress)
-        except disk.DiskFull:
-            raise
         except Exception as err:
+            if (stopped := disk.stop(err)) is not None:
+                raise stopped from None
             if (full := disk.cause(err)) is None:
                 raise
-            raise disk.DiskFull(out, f"the driver: {type(full).__name__}: {full}") from err
+            raise disk.DiskFull(out, f"the driver: {disk.one_line(full)}") from None
 
 
 def _run(cfg, out: Path, address: str | None, resume: bool, progress: bool):

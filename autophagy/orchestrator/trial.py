@@ -147,7 +147,7 @@ def run_chain(param: dict, *, cfg, refs: dict[str, ray.ObjectRef], out: str) -> 
         _run(cfg, cell, refs, out, record)
     except Exception as err:
         if (full := disk.cause(err)) is not None:  # a stop, not a failure: no retry, no 'failed' row
-            tune.report({"generations": [], "done": False, "disk_full": f"{type(full).__name__}: {full}"[:500]})
+            tune.report({"generations": [], "done": False, "disk_full": disk.one_line(full)})
             return
         # raised in the chain's actor; the trial's own I/O may be transient
         if not isinstance(err, ray.exceptions.RayTaskError) or not isinstance(err.cause, PERMANENT):
