@@ -92,7 +92,7 @@ def _one_line(err: Exception) -> str:
 # it ("Storage": 35 kB for a digits chain at any generation). A backend not listed here counts no
 # checkpoints: the estimate is then a lower bound, and says so.
 SAMPLE_BYTES = {"gmm": lambda m: 2 * 4 + 8, "digits": lambda m: 8 * 8 + 8,
-                "ddpm": lambda m: 3 * m.resolution ** 2 + 8, "stable_diffusion": lambda m: 3 * m.resolution ** 2 + 8}
+                "ddpm": lambda m: 3 * m.resolution ** 2 + 8, "stable-diffusion": lambda m: 3 * m.resolution ** 2 + 8}
 CHECKPOINT_BYTES = {"digits": 35_000}
 
 
