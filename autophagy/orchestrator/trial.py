@@ -107,6 +107,12 @@ SCRATCH = "autophagy-ckpt-"
 UNREADABLE = "tune-unreadable-"
 
 
+def set_aside_dirs(out: Path, chain_id: str) -> list[Path]:
+    """This chain's trial directories in the experiments sweep.py set aside, newest first."""
+    numbered = {int(p.name[len(UNREADABLE):]): p for p in out.glob(UNREADABLE + "*") if p.name[len(UNREADABLE):].isdigit()}
+    return [numbered[n] / chain_id for n in sorted(numbered, reverse=True)]
+
+
 def scratch_dir() -> Path:
     """This trainable process's directory for the checkpoint it reports: tune.report copies it to
     DIR/tune, then blocks until the driver takes the result. A process SIGKILLed there (its driver
@@ -162,7 +168,7 @@ def _run(cfg, cell, refs: dict[str, ray.ObjectRef], out: str, record: rows.Chain
         with last.as_directory() as directory:
             files = checkpoint.read_dir(directory)
     else:  # a fresh start, or a fresh experiment over an unreadable one (sweep.py): DIR's own record
-        files = checkpoint.newest_intact(sorted(Path(out).glob(f"{UNREADABLE}*/{cell.chain_id}"), reverse=True))
+        files = checkpoint.newest_intact(set_aside_dirs(Path(out), cell.chain_id))
     actor, (generation, done) = _chain_actor(grid.cell_config(cfg, cell), cell, refs["assets"], files,
                                              str(Path(out) / "samples"))
     record.drop_after(generation - 1)  # rows a failed attempt wrote past this checkpoint
