@@ -55,3 +55,20 @@ def write_dir(files: dict[str, bytes], directory: Path) -> None:
 def read_dir(directory: Path) -> dict[str, bytes]:
     directory = Path(directory)
     return {p.name: p.read_bytes() for p in directory.iterdir() if p.is_file()}
+
+
+def newest_intact(trial_dirs) -> dict[str, bytes] | None:
+    """The files of the newest checkpoint that unpacks (its sha256 matches) among Tune's
+    `checkpoint_<index>` folders of these trial directories (searched in the order given, each
+    newest index first); None when there is none. A checkpoint cut short by a full disk or a kill
+    is passed over for the one before it."""
+    for trial_dir in trial_dirs:
+        saved = sorted(Path(trial_dir).glob("checkpoint_*"), key=lambda p: p.name, reverse=True)
+        for directory in saved:
+            files = read_dir(directory)
+            try:
+                unpack(files, str(directory))
+            except CheckpointError:
+                continue
+            return files
+    return None

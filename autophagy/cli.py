@@ -54,9 +54,13 @@ def cmd_validate(args) -> int:
 def cmd_run(args) -> int:
     cfg = _load(args)
     out = Path(args.out or Path("runs") / cfg.name)
-    from autophagy.orchestrator import sweep
+    from autophagy.orchestrator import disk, sweep
 
-    sweep.run(cfg, out, address=args.address, resume=args.resume)
+    try:
+        sweep.run(cfg, out, address=args.address, resume=args.resume)
+    except disk.DiskFull as err:  # a stop, resumable: orchestrator/disk.py
+        print(f"autophagy: stopped: {err}", file=sys.stderr)
+        return disk.EXIT_CODE
     got = rows.read_rows(out, rows.schema(cfg))
     code = _report(out, None, got)
     # Chains whose last row says failed: retries exhausted, or failed at once by an error a retry would repeat.

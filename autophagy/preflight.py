@@ -18,7 +18,9 @@ each generation. A backend without the hook gets the generic checks only.
 from __future__ import annotations
 
 import importlib.util
+import shutil
 from contextlib import contextmanager
+from pathlib import Path
 
 from autophagy import grid
 from autophagy.config import ConfigError
@@ -83,3 +85,41 @@ def check(cfg, source: str) -> None:
 
 def _one_line(err: Exception) -> str:
     return (str(err).splitlines() or [type(err).__name__])[0]
+
+
+# Disk per sample, by backend, as DIR/samples stores it (samples.py: uint8 C×H×W images, float32
+# 2-D points for gmm, plus an int64 label each), and per checkpoint where BENCHMARKS.md measured
+# it ("Storage": 35 kB for a digits chain at any generation). A backend not listed here counts no
+# checkpoints: the estimate is then a lower bound, and says so.
+SAMPLE_BYTES = {"gmm": lambda m: 2 * 4 + 8, "digits": lambda m: 8 * 8 + 8,
+                "ddpm": lambda m: 3 * m.resolution ** 2 + 8, "stable-diffusion": lambda m: 3 * m.resolution ** 2 + 8}
+CHECKPOINT_BYTES = {"digits": 35_000}
+
+
+def disk_needed(cfg) -> tuple[int, bool]:
+    """(bytes the sweep's chains will write: every generation's samples and the `checkpoint_keep`
+    checkpoints plus the one being written, per chain; whether checkpoints are counted)."""
+    per_sample = SAMPLE_BYTES.get(cfg.backend)
+    per_checkpoint = CHECKPOINT_BYTES.get(cfg.backend)
+    total = 0
+    for cell in grid.cells(cfg):
+        c = grid.cell_config(cfg, cell)
+        if per_sample is not None:
+            total += (c.generations + 1) * c.images_per_generation * per_sample(c.model)
+        total += (c.checkpoint_keep + 1) * (per_checkpoint or 0)
+    return total, per_checkpoint is not None
+
+
+def disk_warning(cfg, out) -> str | None:
+    """One line when the filesystem holding `out` has less free space than `disk_needed`; a
+    warning, not a refusal (the estimate is rough, and a full disk stops the sweep resumably)."""
+    need, counted = disk_needed(cfg)
+    path = Path(out)
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    free = shutil.disk_usage(path).free
+    if free >= need:
+        return None
+    return (f"warning: {out}: the sweep needs about {need / 1e6:,.1f} MB"
+            f"{'' if counted else ' (samples only; checkpoints not counted)'} but its filesystem has "
+            f"{free / 1e6:,.1f} MB free; a full disk stops the sweep (exit 3) until space is freed and it is --resume'd")

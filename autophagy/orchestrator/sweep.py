@@ -5,22 +5,30 @@
 One driver at a time per DIR (orchestrator/lock.py: DIR/driver.lock and DIR/driver.json); a
 second is refused before Ray starts. DIR/config.yaml (the resolved config) is written before any work starts. DIR/tune is Tune's
 experiment directory (trial checkpoints, experiment state); `--resume` restores it with
-`Tuner.restore`, continuing unfinished and failed chains from their last checkpoint.
+`Tuner.restore`, continuing unfinished and failed chains from their last checkpoint. When that
+state cannot be read (cut short by a full disk, or deleted), `--resume` moves DIR/tune aside to
+DIR/tune-unreadable-<n> and starts a fresh experiment whose chains continue from DIR's own record:
+their rows and their last intact checkpoint there (trial.py); the old folder is removed once the
+sweep ends with every chain done.
+
+A full disk stops the sweep (orchestrator/disk.py): `DiskFull`, one line, exit code 3.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import shutil
 import sys
 from pathlib import Path
 
 import ray
 from ray import tune
 
-from autophagy import grid, rows, sweepfile
+from autophagy import grid, preflight, rows, sweepfile
 from autophagy.config import ConfigError
-from autophagy.orchestrator import assets, lock, search, trackers, trial
+from autophagy.orchestrator import assets, disk, lock, search, trackers, trial
 from autophagy.orchestrator.progress import Progress
 from autophagy.orchestrator.retention import Retention
 
@@ -107,9 +115,13 @@ def _tuner(cfg, out: Path, listed: list[grid.Cell], files: dict[str, bytes], res
     trainable = tune.with_resources(tune.with_parameters(trial.run_chain, cfg=cfg, refs=refs, out=str(out)),
                                     trial.placement(cfg))
     experiment = out / "tune"
-    if resume and tune.Tuner.can_restore(str(experiment)):
-        log(f"resuming {experiment}")
-        return tune.Tuner.restore(str(experiment), trainable=trainable, resume_unfinished=True, resume_errored=True)
+    if resume and experiment.exists():
+        if restorable(experiment):
+            log(f"resuming {experiment}")
+            return tune.Tuner.restore(str(experiment), trainable=trainable, resume_unfinished=True, resume_errored=True)
+        aside = set_aside(experiment)
+        log(f"{experiment}: Tune's experiment state is missing or unreadable; moved to {aside.name}, "
+            f"resuming each chain from DIR's rows and its last intact checkpoint")
     callback = Progress(out, cfg, cells, progress)
     if cfg.search.method == "threshold":  # the searcher hands each trial its whole (small) cell
         # num_samples bounds Tune by the searcher's own budget (-1 would print 2^63 - 1 as "Number of trials")
@@ -136,17 +148,49 @@ def _tuner(cfg, out: Path, listed: list[grid.Cell], files: dict[str, bytes], res
             # only afterwards, so a driver killed in between cannot resume (Ray #30073). Retention
             # deletes them instead, once the saved state no longer names them (checkpoint_keep).
             checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
-            callbacks=[callback, Retention(out / "tune", cfg.checkpoint_keep), *trackers.callbacks(cfg, out, cells)],
+            callbacks=[disk.StopOnDiskFull(out), callback, Retention(out / "tune", cfg.checkpoint_keep), *trackers.callbacks(cfg, out, cells)],
             verbose=0,
         ),
     )
 
 
+def restorable(experiment: Path) -> bool:
+    """Whether `Tuner.restore` can read this experiment: its tuner.pkl and newest state file. Tune
+    itself, on a state it cannot parse, logs "Failed to restore the run state" and restarts the
+    experiment without the trials' configs (KeyError 'chain' in trial_name_creator)."""
+    states = sorted(experiment.glob("experiment_state-*.json"))  # Tune restores from max(name)
+    if not tune.Tuner.can_restore(str(experiment)) or not states:
+        return False
+    try:
+        state = json.loads(states[-1].read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(state, dict) and {"trial_data", "runner_data"} <= set(state)
+
+
+def set_aside(experiment: Path) -> Path:
+    """Rename an unreadable experiment folder to the next free DIR/tune-unreadable-<n> (a rename:
+    no space needed on a full disk); its checkpoints are what the chains resume from."""
+    n = 1 + max((int(p.name[len(trial.UNREADABLE):]) for p in experiment.parent.glob(trial.UNREADABLE + "*")
+                 if p.name[len(trial.UNREADABLE):].isdigit()), default=0)
+    aside = experiment.parent / f"{trial.UNREADABLE}{n}"
+    experiment.rename(aside)
+    return aside
+
+
 def run(cfg, out: Path, *, address: str | None = None, resume: bool = False, progress: bool = True):
-    """Run (or resume) the sweep into `out`; returns Tune's ResultGrid."""
+    """Run (or resume) the sweep into `out`; returns Tune's ResultGrid. Raises disk.DiskFull when
+    the disk fills (in a chain or in the driver)."""
     out = Path(out).resolve()
     with lock.held(out, log):
-        return _run(cfg, out, address, resume, progress)
+        try:
+            return _run(cfg, out, address, resume, progress)
+        except Exception as err:
+            if (stopped := disk.stop(err)) is not None:
+                raise stopped from None
+            if (full := disk.cause(err)) is None:
+                raise
+            raise disk.DiskFull(out, f"the driver: {disk.one_line(full)}") from None
 
 
 def _run(cfg, out: Path, address: str | None, resume: bool, progress: bool):
@@ -161,6 +205,8 @@ def _run(cfg, out: Path, address: str | None, resume: bool, progress: bool):
     copies = f" (+ {len(twins)} twins, copied)" if twins else ""
     log(f"sweep {cfg.name!r}: {len(cells)} chains{copies}{first} x {cfg.generations + 1} generations, backend "
         f"{cfg.backend}, {cfg.resources.cpus:g} CPU + {cfg.resources.gpus:g} GPU per chain -> {out}")
+    if (warning := preflight.disk_warning(cfg, out)) is not None:
+        log(warning)
     files = assets.load_or_prepare(cfg, log)
     if cfg.search.method == "threshold":
         # Tune keeps one trial waiting for resources at a time under a search algorithm (its
@@ -172,6 +218,9 @@ def _run(cfg, out: Path, address: str | None, resume: bool, progress: bool):
     results = _tuner(cfg, out, cells, files, resume, progress).fit()
     write_twins(cfg, out, twins)
     failed = [r for r in results if r.error is not None]
+    if not failed:  # every chain done: the checkpoints of an unreadable experiment are needed no more
+        for aside in out.glob(trial.UNREADABLE + "*"):
+            shutil.rmtree(aside, ignore_errors=True)
     for r in failed:
         log(f"chain {r.config['chain']} failed after {cfg.retries} retries: {type(r.error).__name__}: {r.error}")
     return results

@@ -30,6 +30,7 @@ from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from autophagy import checkpoint, faults, grid, grids, rows
 from autophagy.actors import ChainActor
+from autophagy.orchestrator import disk
 
 
 def placement(cfg) -> tune.PlacementGroupFactory:
@@ -101,6 +102,15 @@ PERMANENT = (ValueError, TypeError, LookupError, FileNotFoundError, checkpoint.C
 
 
 SCRATCH = "autophagy-ckpt-"
+# Where sweep.py moves a Tune experiment whose state cannot be read: its trials' checkpoints stay
+# there for the fresh experiment's trials to resume from (DIR/tune-unreadable-1/<chain>/checkpoint_*).
+UNREADABLE = "tune-unreadable-"
+
+
+def set_aside_dirs(out: Path, chain_id: str) -> list[Path]:
+    """This chain's trial directories in the experiments sweep.py set aside, newest first."""
+    numbered = {int(p.name[len(UNREADABLE):]): p for p in out.glob(UNREADABLE + "*") if p.name[len(UNREADABLE):].isdigit()}
+    return [numbered[n] / chain_id for n in sorted(numbered, reverse=True)]
 
 
 def scratch_dir() -> Path:
@@ -141,8 +151,12 @@ def run_chain(param: dict, *, cfg, refs: dict[str, ray.ObjectRef], out: str) -> 
         return
     try:
         _run(cfg, cell, refs, out, record)
-    except ray.exceptions.RayTaskError as err:  # raised in the chain's actor; the trial's own I/O may be transient
-        if not isinstance(err.cause, PERMANENT):
+    except Exception as err:
+        if (full := disk.cause(err)) is not None:  # a stop, not a failure: no retry, no 'failed' row
+            tune.report({"generations": [], "done": False, "disk_full": disk.one_line(full)})
+            return
+        # raised in the chain's actor; the trial's own I/O may be transient
+        if not isinstance(err, ray.exceptions.RayTaskError) or not isinstance(err.cause, PERMANENT):
             raise
         message = f"{type(err.cause).__name__}: {(str(err.cause).splitlines() or [''])[0]}"[:500]
         generation = record.fail(cell.to_dict(), message)
@@ -150,10 +164,11 @@ def run_chain(param: dict, *, cfg, refs: dict[str, ray.ObjectRef], out: str) -> 
 
 
 def _run(cfg, cell, refs: dict[str, ray.ObjectRef], out: str, record: rows.ChainRows) -> None:
-    files = None
     if (last := tune.get_checkpoint()) is not None:
         with last.as_directory() as directory:
             files = checkpoint.read_dir(directory)
+    else:  # a fresh start, or a fresh experiment over an unreadable one (sweep.py): DIR's own record
+        files = checkpoint.newest_intact(set_aside_dirs(Path(out), cell.chain_id))
     actor, (generation, done) = _chain_actor(grid.cell_config(cfg, cell), cell, refs["assets"], files,
                                              str(Path(out) / "samples"))
     record.drop_after(generation - 1)  # rows a failed attempt wrote past this checkpoint
