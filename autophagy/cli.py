@@ -37,8 +37,13 @@ def cmd_validate(args) -> int:
     print(f"  grid         {' x '.join(f'{k} {len(v)}' for k, v in cfg.grid.items())} = {len(cells)} chains")
     if cfg.search.method == "threshold":
         s = cfg.search
-        print(f"  search       threshold: the grid is round 0; then up to {s.per_round} ratios per series per "
-              f"round until its 95% interval is under {s.target_width:g}, at most {s.max_chains} chains")
+        if s.target == "compare":
+            print(f"  search       compare: the grid is round 0; then new seeds at {s.per_round} ratio(s) already run, "
+                  f"for every series, until each comparison with {cfg.analysis.baseline} is decisive, at most "
+                  f"{s.max_chains} chains")
+        else:
+            print(f"  search       threshold: the grid is round 0; then up to {s.per_round} ratios per series per "
+                  f"round until its 95% interval is under {s.target_width:g}, at most {s.max_chains} chains")
     print(f"  generations  {cfg.generations} after generation 0, {cfg.images_per_generation} images each")
     print(f"  resources    {r.cpus:g} CPU + {r.gpus:g} GPU per chain, {cfg.retries} retries"
           + (f", at most {r.max_concurrent} at once" if r.max_concurrent else ""))

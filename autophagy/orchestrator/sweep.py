@@ -213,8 +213,12 @@ def _run(cfg, out: Path, address: str | None, resume: bool, progress: bool):
         # _get_max_pending_trials): chains would then start one by one. A round's chains are
         # known at once, so let as many wait as a round of the listed grid has.
         os.environ.setdefault("TUNE_MAX_PENDING_TRIALS_PG", str(max(8, len(cells))))
-        log(f"search: threshold, refining each series' ratios to a 95% interval under "
-            f"{cfg.search.target_width:g} (at most {cfg.search.max_chains} chains; DIR/search.json)")
+        if cfg.search.target == "compare":
+            log(f"search: compare, new seeds where the series differ most from {cfg.analysis.baseline} until "
+                f"each comparison is decisive (at most {cfg.search.max_chains} chains; DIR/search.json)")
+        else:
+            log(f"search: threshold, refining each series' ratios to a 95% interval under "
+                f"{cfg.search.target_width:g} (at most {cfg.search.max_chains} chains; DIR/search.json)")
     results = _tuner(cfg, out, cells, files, resume, progress).fit()
     write_twins(cfg, out, twins)
     failed = [r for r in results if r.error is not None]
