@@ -234,12 +234,15 @@ def _body(rows, ttc, summary, thresholds, axes, crit, n_cells, paths) -> list[st
     metric_images = [H.image(p, name) for name, p in paths.items() if name.startswith("metric_")]
     return [
         H.section("Collapse threshold",
-                  H.paragraph("The synthetic ratio at which half the chains collapse within G generations: "
-                              "where an isotonic fit of collapsed-by-G against ratio crosses 1/2. The 95% "
-                              "interval holds every ratio that an exact binomial test does not reject, assuming "
-                              "only that collapse does not get less likely as the ratio grows; its ends are "
-                              "ratios swept, or open (beyond the ratios swept). Chains censored before G are "
-                              "left out.", "note"),
+                  H.paragraph("The synthetic ratio at which half the chains collapse within G generations. Headline "
+                              "(threshold_model, model_low, model_high): a model of every chain's continuous margin "
+                              "to the criterion where it is a metric (model margin: where the median margin crosses "
+                              "0, a t interval over seeds), else Firth's penalized logistic regression with a "
+                              "profile-likelihood interval (model firth). Cross-check (threshold, ci_low, ci_high): "
+                              "an isotonic fit and the interval of every ratio an exact binomial test does not "
+                              "reject, assuming only that collapse does not get less likely as the ratio grows; its "
+                              "ends are ratios swept, or open. docs/thresholds.md states each one's assumptions.",
+                              "note"),
                   H.table(thresholds)),
         H.section("Time to collapse", H.image(paths["phase_diagram"], "phase diagram"),
                   H.image(paths["ttc_heatmap"], "median time to collapse"),
