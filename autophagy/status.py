@@ -18,7 +18,6 @@ leaves saying "running".
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 

@@ -113,8 +113,8 @@ def _checks(cfg, rows, ttc, crit, comparisons, axes) -> list[dict]:
                     continue
                 d = metric_difference(rows, ttc, axes, metric, G, {"mitigation": claim.mitigation},
                                       {"mitigation": BASELINE})
-                better = BETTER.get(metric, -1 if crit.direction == "up" else 1) if check != "criterion" else \
-                    (-1 if crit.direction == "up" else 1)
+                criterion_better = -1 if crit.direction == "up" else 1  # the criterion's own direction
+                better = criterion_better if check == "criterion" else BETTER.get(metric, criterion_better)
                 out.append({**base, "what": f"Δ {metric} at generation {G}", "estimate": d["estimate"],
                             "low": d["low"], "high": d["high"], "p": d["p"], "better": better, "null": 0.0,
                             "seeds": d["n"], "spread": d["spread"], "extra": ""})
