@@ -1,9 +1,9 @@
 """One self-consuming chain, generation after generation:
 
-    build_training_set -> finetune -> sample -> evaluate -> record (-> the caller checkpoints)
+    build_training_set -> finetune -> sample -> evaluate -> sample strip (-> the caller checkpoints)
 
 Backend-agnostic: the model lives in a `Backend`; this file owns the loop, the chain's real
-images, the history of synthetic samples and the row of each generation. No Ray in here: the
+images, the history of synthetic samples and the record of each generation (generation.py). No Ray in here: the
 actor in `autophagy/actors/` wraps it, and tests drive it directly.
 """
 
@@ -15,10 +15,10 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from autophagy import checkpoint, mitigations, mixing, samples, seeding
+from autophagy import checkpoint, mitigations, mixing, sample_strips, samples, seeding
 from autophagy.backends.base import Backend
+from autophagy.generation import GenerationRecord, Timings
 from autophagy.grid import Cell
-from autophagy.rows import TIMINGS
 from autophagy.samples import Samples, SampleStore
 
 
@@ -27,10 +27,10 @@ class DataError(ValueError):
 
 
 @contextmanager
-def _timed(timings: dict, key: str):
+def _timed(seconds: Timings, step: str, add: bool = False):
     start = time.perf_counter()
     yield
-    timings[key] = time.perf_counter() - start
+    setattr(seconds, step, (getattr(seconds, step) if add else 0.0) + time.perf_counter() - start)
 
 
 class Chain:
@@ -61,40 +61,49 @@ class Chain:
     def finished(self) -> bool:
         return self.diverged or self.next_generation > self.cfg.generations
 
-    def run_generation(self) -> dict:
+    def run_generation(self) -> GenerationRecord:
+        """Run the next generation: its record holds the row, the sample strip and the timings."""
         g, seed, n = self.next_generation, self.cell.seed, self.cfg.images_per_generation
-        timings = dict.fromkeys(TIMINGS, 0.0)
-        with _timed(timings, "seconds_build"):
+        record = GenerationRecord(self.cell, g, metrics=dict.fromkeys(self.backend.metric_names(self.cfg), math.nan))
+        seconds = record.seconds
+        with _timed(seconds, "build"):
             train, source = mixing.build_training_set(
                 g, self.cell.ratio, n, self.real, self.history, self.policy, seeding.rng(seed, "data", g),
                 mixing=self.cfg.mixing, features=self._selection_space(), select_rng=seeding.rng(seed, "select", g))
-        with _timed(timings, "seconds_finetune"):
+        with _timed(seconds, "finetune"):
             fit = self.backend.finetune(train, seeding.int_seed(seed, "train", g))
-        metrics = dict.fromkeys(self.backend.metric_names(self.cfg), math.nan)
+        record.n_real, record.n_synthetic = int((source == -1).sum()), int((source >= 0).sum())
+        record.train_loss = float(fit["loss"])
         self.diverged = not math.isfinite(fit["loss"])
+        record.status = "diverged" if self.diverged else "ok"
         if not self.diverged:
-            with _timed(timings, "seconds_sample"):
+            with _timed(seconds, "sample"):
                 samples = self.backend.sample(self.policy.samples_per_generation(n), seeding.int_seed(seed, "sample", g))
-            with _timed(timings, "seconds_evaluate"):
+            with _timed(seconds, "evaluate"):
                 # The first N: a selection's extra candidates feed the next training set, but the
                 # model is scored on as many samples as every other chain's.
                 shown = samples.take(np.arange(n)) if len(samples) > n else samples
-                metrics.update(self.backend.evaluate(shown, train, seeding.int_seed(seed, "eval", g)))
-            with _timed(timings, "seconds_checkpoint"):  # the sample write is this generation's share of it
+                record.metrics = self._checked(self.backend.evaluate(shown, train, seeding.int_seed(seed, "eval", g)),
+                                               record.metrics)
+            with _timed(seconds, "checkpoint"):  # the sample write is this generation's share of it
                 self._remember(g, samples)
+            if self.backend.grid_images:  # the same noise and labels every generation (sample_strips.py)
+                with _timed(seconds, "sample", add=True):  # counted as sampling: it is sampling
+                    strip = self.backend.sample(self.backend.grid_images, seeding.int_seed(seed, "grid"))
+                    record.strip = sample_strips.encode(strip.x)
         self.next_generation = g + 1
-        return {
-            **self.cell.to_dict(),
-            "generation": g,
-            "status": "diverged" if self.diverged else "ok",
-            "n_real": int((source == -1).sum()),
-            "n_synthetic": int((source >= 0).sum()),
-            "train_loss": float(fit["loss"]),
-            "error": None,
-            "copy_of": "",  # a chain that ran (a twin's copied rows name their source: grid.twins)
-            **{k: float(v) for k, v in metrics.items()},
-            **timings,
-        }
+        return record
+
+    def _checked(self, got: dict, listed: dict) -> dict[str, float]:
+        """evaluate's metrics, as floats, in metric_names' order; a listed name it lacks or a name it
+        does not list is the backend's bug, named here (a Parquet write would drop it silently)."""
+        name = type(self.backend).__name__
+        if missing := [m for m in listed if m not in got]:
+            raise ValueError(f"{name}.evaluate did not return {', '.join(missing)}, which its metric_names lists")
+        if extra := [m for m in got if m not in listed]:
+            raise ValueError(f"{name}.evaluate returned {', '.join(extra)}, which its metric_names does not list "
+                             "(the Parquet schema's columns)")
+        return {m: float(got[m]) for m in listed}
 
     def _selection_space(self):
         """The selection's vectors: None for flat pixels (mixing's default), else the backend's features."""

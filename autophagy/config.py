@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal, Optional, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SerializeAsAny, ValidationError, model_validator
 
+from autophagy.metrics import registry
+
 
 class ConfigError(ValueError):
     """A sweep file (or a --set override) is malformed; the message names the file and field."""
@@ -50,6 +52,14 @@ class ModelSection(Section):
 
     def check_sweep(self, cfg) -> None:
         """Rules between this section and the rest of the sweep `cfg`; none by default."""
+
+    def preflight(self, cfg, problems) -> int | None:
+        """The checks that need files but no training (autophagy/preflight.py), run by `autophagy
+        validate` and `run` before Ray starts: each independent check inside `with problems.guard():`
+        so that one failing does not hide the next. Returns the real training pool's size, which
+        every cell's N must fit in, or None where it is unknown (the data could not be read, or the
+        backend has no fixed pool). By default: nothing to check, pool unknown."""
+        return None
 
     @staticmethod
     def check_entropy_k(cfg) -> None:
@@ -138,7 +148,9 @@ class CollapseConfig(Section):
     metric: Optional[str] = None  # None: the backend's first metric (digits: fid, gmm: kl)
     mode: Literal["relative", "absolute"] = "relative"  # relative: threshold x generation 0's value
     threshold: float = 2.0
-    direction: Literal["up", "down"] = "up"  # up: larger is worse (FID); down: smaller is worse
+    # up: larger is worse (FID); down: smaller is worse (recall). Left out: the metric's own
+    # (metrics/registry.py), and a direction that contradicts it is refused.
+    direction: Literal["up", "down"] = "up"
     persist: int = Field(1, ge=1)  # consecutive generations the criterion must hold
     diverged_is_collapse: bool = True
     # What a relative threshold multiplies: the chain's own generation-0 value, or the value of the
@@ -146,8 +158,21 @@ class CollapseConfig(Section):
     # finetuning on real images alone (demo: FID +28 % after one generation) is not counted as damage.
     reference: Literal["generation0", "control"] = "generation0"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _direction_from_the_metric(cls, raw: Any) -> Any:
+        """No direction given: the metric's own (metrics/registry.py; recall: down), else up."""
+        if isinstance(raw, dict) and "direction" not in raw and isinstance(raw.get("metric"), str):
+            return {**raw, "direction": registry.worse(raw["metric"]) or "up"}
+        return raw
+
     @model_validator(mode="after")
     def _relative(self):
+        worse = registry.worse(self.metric) if self.metric else None
+        check(worse is None or self.direction == worse, "direction",
+              f"{self.direction} says {'larger' if self.direction == 'up' else 'smaller'} {self.metric} is worse, but "
+              f"{'smaller' if worse == 'down' else 'larger'} is (metrics/registry.py); "
+              f"use direction: {worse}, or leave it out")
         check(self.mode != "relative" or self.threshold > 0, "threshold", "must be positive in relative mode")
         check(self.reference == "generation0" or self.mode == "relative", "reference",
               "control compares with the ratio-0 chain's value, which only mode: relative uses")
@@ -311,6 +336,9 @@ class SweepConfig(Section):
               f"must be < generations={self.generations}, or the healing chains never heal")
         self.model.check_sweep(self)
         metrics = self.model.metric_names(self)
+        unknown = registry.unregistered(metrics)
+        check(not unknown, "backend", f"{self.backend} lists metric(s) {', '.join(unknown)} that "
+              "autophagy/metrics/registry.py does not know (add a line there: name, family, which way is worse)")
         check(self.collapse.metric is None or self.collapse.metric in metrics, "collapse.metric",
               f"{self.collapse.metric!r} is not a metric of backend {self.backend} (its metrics: {', '.join(metrics)})")
         return self

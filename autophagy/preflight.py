@@ -6,13 +6,13 @@ cell draws from it, missing model or feature weights) is refused with exit code 
 Ray traceback minutes later, in one line that lists every problem found, each naming the sweep
 file's field: a sweep copied to a new machine is fixed in one pass, not one rerun per path.
 
-Each backend adds its own checks as a hook on its (light, torch-free) `model:` config class:
-`preflight(cfg, problems) -> int | None` checks its files, each independent check inside
+Each backend adds its own checks by overriding the declared hook of its (light, torch-free)
+`model:` config class, `ModelSection.preflight(cfg, problems) -> int | None`: it checks its files, each independent check inside
 `with problems.guard():` so that one failing does not hide the next, and returns the size of the
 real training pool (None when the data could not be read). Every
 cell's N must fit in it: each chain draws its fixed real set of N from the pool (`mixing: share`
 and `bertrand` alike; `bertrand` trains on all N of them), and `fresh_data` draws up to N afresh
-each generation. A backend without the hook gets the generic checks only.
+each generation. A backend that does not override it gets the generic checks only.
 """
 
 from __future__ import annotations
@@ -68,12 +68,9 @@ def check(cfg, source: str) -> None:
     pools: dict[str, int | None] = {}  # one load per distinct data/model section (axes may change them)
     for cell in grid.cells(cfg):
         c = grid.cell_config(cfg, cell)
-        hook = getattr(c.model, "preflight", None)
-        if hook is None:
-            continue
         key = repr((c.data, c.model))
         if key not in pools:
-            pools[key] = hook(c, problems)
+            pools[key] = c.model.preflight(c, problems)
         n, pool = c.images_per_generation, pools[key]
         if pool is not None and n > pool and (n, pool) not in too_big:  # once per N, not per seed
             too_big.add((n, pool))

@@ -32,27 +32,24 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from autophagy.generation import COLUMNS, TIMINGS, GenerationRecord
+
 KEY = ["chain_id", "generation"]
 # A temporary older than this is a dead writer's: a chain's file is written in milliseconds, and a
 # live one may be another attempt's (a driver or node lost while its trial still runs).
 STALE_S = 60.0
 STATUSES = ("ok", "diverged", "failed")
-# Wall time of each step of a generation (chain.py), in seconds.
-TIMINGS = ("seconds_build", "seconds_finetune", "seconds_sample", "seconds_evaluate", "seconds_checkpoint")
 
 
 def schema(cfg) -> pa.Schema:
-    """The columns of every row of this sweep, fixed before any chain runs."""
+    """The columns of every row of this sweep, fixed before any chain runs: the cell's axes, then
+    the generation record's fields (generation.py), the backend's metrics and the timings."""
     def arrow_type(values) -> pa.DataType:
         return pa.array(list(values)).type
 
     fields = [("chain_id", pa.string()), ("ratio", pa.float64()), ("seed", pa.int64()), ("mitigation", pa.string())]
     fields += [(axis, arrow_type(values)) for axis, values in cfg.grid.items() if axis not in ("ratio", "seed", "mitigation")]
-    # copy_of: '' for a chain that ran; for a twin (grid.twins), the chain whose rows these copy
-    fields += [("generation", pa.int64()), ("status", pa.string()), ("error", pa.string()), ("copy_of", pa.string()),
-               ("worker", pa.string()),
-               ("finished_at", pa.timestamp("us", tz="UTC")),
-               ("n_real", pa.int64()), ("n_synthetic", pa.int64()), ("train_loss", pa.float64())]
+    fields += list(COLUMNS.items())
     fields += [(m, pa.float64()) for m in cfg.model.metric_names(cfg)]
     fields += [(t, pa.float64()) for t in TIMINGS]
     return pa.schema(fields)
@@ -105,8 +102,13 @@ class ChainRows:
     def put(self, *new: dict) -> None:
         """Insert or replace the rows of these generations, then rewrite the file atomically."""
         for row in new:
+            row = row.row() if isinstance(row, GenerationRecord) else row
             if row.get("status") not in STATUSES:
                 raise ValueError(f"row status {row.get('status')!r} is not one of {STATUSES}")
+            if unknown := [k for k in row if k not in self.schema.names]:
+                # pa.Table.from_pylist(schema=) would drop them without a word
+                raise ValueError(f"row of {row.get('chain_id')} generation {row.get('generation')}: column(s) "
+                                 f"{', '.join(map(repr, unknown))} not in the sweep's schema (rows.schema)")
             self.rows[row["generation"]] = row
         self._write()
 

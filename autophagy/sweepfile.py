@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from autophagy import backends, grid
-from autophagy.config import ConfigError, Section, SweepConfig, check, parse, set_dotted
+from autophagy.config import CollapseConfig, ConfigError, Section, SweepConfig, check, parse, set_dotted
 
 
 def parse_set(items: list[str] | None) -> dict[str, Any]:
@@ -70,9 +70,10 @@ def _resolve(raw: dict) -> SweepConfig:
     cfg = parse(SweepConfig, {**raw, "model": model})
     cfg = cfg.model_copy(update={"grid": grid.validate_axes(cfg)})
     _check_search(cfg)
-    if cfg.collapse.metric is None:
+    if cfg.collapse.metric is None:  # the backend's first metric, and its direction where none is given
         first = cfg.model.metric_names(cfg)[0]
-        cfg = cfg.model_copy(update={"collapse": cfg.collapse.model_copy(update={"metric": first})})
+        collapse = parse(CollapseConfig, {**(raw.get("collapse") or {}), "metric": first}, "collapse")
+        cfg = cfg.model_copy(update={"collapse": collapse})
     return cfg
 
 

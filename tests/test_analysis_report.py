@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from autophagy import grid, grids, rows, sweepfile
+from autophagy import grid, rows, sample_strips, sweepfile
 from autophagy.analysis.report import build_report, summary_text
 
 G = 4
@@ -134,7 +134,7 @@ def test_report_renders_in_headless_chromium(tmp_path):
     strip = np.random.default_rng(0).integers(0, 256, (4, 1, 8, 8), dtype=np.uint8)
     for chain_id in ids.values():
         for g in range(G + 1):
-            grids.write(tmp_path, chain_id, g, grids.encode(strip))
+            sample_strips.write(tmp_path, chain_id, g, sample_strips.encode(strip))
     page = build_report(tmp_path)["report"]
     shot = tmp_path / "shot.png"
     subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",

@@ -4,7 +4,7 @@ through `autophagy run` with `backend: ddpm` and `finetune.init: scratch`, on Ra
 import numpy as np
 import yaml
 
-from autophagy import cli, grids, rows
+from autophagy import cli, rows, sample_strips
 from test_ddpm_backend import write_folder
 
 SWEEP = {"name": "tiny-ddpm", "backend": "ddpm", "generations": 2, "images_per_generation": 16,
@@ -27,7 +27,7 @@ def test_rgb_class_folder_runs_end_to_end_from_scratch(ray_local, tmp_path):
     assert list(got.generation) == [0, 1, 2] and (got.status == "ok").all()
     assert list(got.n_synthetic) == [0, 8, 8] and list(got.n_real) == [16, 8, 8]
     assert np.isfinite(got[["fid", "generalization_score", "class_agreement", "train_loss"]].to_numpy()).all()
-    strips = grids.read_chain(tmp_path / "run", got.chain_id.iloc[0])
+    strips = sample_strips.read_chain(tmp_path / "run", got.chain_id.iloc[0])
     assert sorted(strips) == [0, 1, 2] and strips[0].shape == (16, 20 * 17 - 1, 3)  # 20 RGB samples of 16x16
     assert not np.array_equal(strips[0], strips[1])  # scratch: a new model, other samples from the same noise
     assert (tmp_path / "run" / "report.html").is_file()

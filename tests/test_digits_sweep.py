@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autophagy import grid, grids, rows, sweepfile
+from autophagy import grid, rows, sample_strips, sweepfile
 from autophagy.analysis.report import build_report
 from autophagy.backends.digits.backend import DigitsBackend
 from autophagy.chain import Chain
@@ -52,21 +52,12 @@ def test_digits_chain_retried_after_a_fault_equals_an_uninterrupted_one(ray_loca
     # A strip of 20 fixed samples per generation; the same noise, so generation 0 of the two
     # chains (same seed, same base model, both trained on real data only) is the same picture.
     for c in grid.cells(cfg):
-        strips = grids.read_chain(tmp_path / "run", c.chain_id)
+        strips = sample_strips.read_chain(tmp_path / "run", c.chain_id)
         assert sorted(strips) == [0, 1, 2]
         assert strips[0].shape == (8, 20 * 9 - 1)
-    first = [grids.read_chain(tmp_path / "run", c.chain_id)[0] for c in grid.cells(cfg)]
+    first = [sample_strips.read_chain(tmp_path / "run", c.chain_id)[0] for c in grid.cells(cfg)]
     np.testing.assert_array_equal(first[0], first[1])
 
     paths = build_report(tmp_path / "run")
     assert paths["samples"].is_file()
     assert "Samples, generation by generation" in paths["report"].read_text()
-
-
-def test_grid_strip_round_trips():
-    images = np.random.default_rng(0).integers(0, 256, (3, 1, 4, 5), dtype=np.uint8)
-    strip = grids.decode(grids.encode(images))
-    assert strip.shape == (4, 3 * 6 - 1)
-    for i in range(3):
-        np.testing.assert_array_equal(strip[:, i * 6:i * 6 + 5], images[i, 0])
-    assert (strip[:, 5] == 128).all()

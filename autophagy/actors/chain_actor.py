@@ -1,8 +1,8 @@
 """`ChainActor`: a Ray actor holding one chain's model on its GPU share (or CPU share).
 
 The Tune trial that owns it (orchestrator/trial.py) asks for one generation at a time; the actor
-answers, in one round trip, with the generation's row, whether the chain is done and, when a
-checkpoint is due (`checkpoint_interval_s` since the last one, or the chain's end), the
+answers, in one round trip, with the generation's record (generation.py: row, sample strip,
+timings), whether the chain is done and, when a checkpoint is due (`checkpoint_interval_s` since the last one, or the chain's end), the
 checkpoint files to persist. Keeping the model in a
 long-lived actor means the weights, the base pipeline and the imports (about 4 s of torch and
 diffusers) are loaded once per chain, not once per generation.
@@ -16,7 +16,8 @@ from pathlib import Path
 
 import ray
 
-from autophagy import faults, grids, seeding
+from autophagy import faults
+from autophagy.generation import GenerationRecord
 from autophagy.samples import SampleStore
 
 
@@ -67,27 +68,21 @@ class ChainActor:
         """(the next generation to run, whether the chain is finished)."""
         return self.chain.next_generation, self.chain.finished
 
-    def step(self) -> tuple[dict, dict[str, bytes] | None, bytes | None, bool]:
-        """Run the next generation; return its row, the checkpoint that follows it (None when none
-        is due yet), its sample grid (PNG, None when the backend has no images or the generation
-        diverged) and whether the chain is now finished."""
+    def step(self) -> tuple[GenerationRecord, dict[str, bytes] | None, bool]:
+        """Run the next generation; return its record (row, sample strip, timings: generation.py)
+        with what only the actor knows added (the worker, the checkpoint's seconds, when it
+        finished), the checkpoint that follows it (None when none is due yet) and whether the chain
+        is now finished."""
         chain_id, generation = self.chain.cell.chain_id, self.chain.next_generation
         faults.inject(chain_id, generation)
         with faults.diverging(self.chain.backend, chain_id, generation):
-            row = self.chain.run_generation()
-        row["worker"] = self.worker
-        grid = None
-        backend = self.chain.backend
-        if backend.grid_images and row["status"] == "ok":
-            start = time.perf_counter()  # counted as sampling: it is sampling
-            fixed = backend.sample(backend.grid_images, seeding.int_seed(self.chain.cell.seed, "grid"))
-            grid = grids.encode(fixed.x)
-            row["seconds_sample"] += time.perf_counter() - start
+            record = self.chain.run_generation()
+        record.worker = self.worker
         files = None
         if self.chain.finished or time.monotonic() >= self.checkpoint_due:
             start = time.perf_counter()
             files = self.chain.checkpoint_files()
-            row["seconds_checkpoint"] += time.perf_counter() - start  # after the samples' write
+            record.seconds.checkpoint += time.perf_counter() - start  # after the samples' write
             self.checkpoint_due = time.monotonic() + self.chain.cfg.checkpoint_interval_s
-        row["finished_at"] = datetime.now(timezone.utc)
-        return row, files, grid, self.chain.finished
+        record.finished_at = datetime.now(timezone.utc)
+        return record, files, self.chain.finished

@@ -3,19 +3,13 @@
 A claim names a mitigation and the checks that would show it, each against `none` on the same
 seeds: `time` (collapse comes later: the comparisons' hazard model), `criterion` (the sweep's own
 collapse metric is better at the last generation), a metric column (better at the last
-generation, by its `BETTER` direction), or `recovered` (healing undoes part of the damage).
+generation, by its direction in metrics/registry.py), or `recovered` (healing undoes part of the damage).
 Adding a claim is one entry here; the page (results_page.py) tests every check the same way.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-# Which way is better for each metric column (+1: higher is better).
-BETTER = {"fid": -1, "kid": -1, "kl": -1, "precision": +1, "recall": +1, "class_agreement": +1,
-          "loglik": +1, "variance": +1, "entropy_train": +1, "entropy_train_pixels": +1,
-          "entropy_train_features": +1, "entropy_samples": +1, "entropy_samples_pixels": +1,
-          "nearest_train_l2": +1, "generalization_score": +1, "memorization_share": -1, "pairwise_l2": +1}
 
 # Shi et al.'s selection claim in the rows' terms: the training set's entropy up, copying down.
 SELECTION = ("entropy_train_pixels", "entropy_train_features", "entropy_train", "memorization_share",

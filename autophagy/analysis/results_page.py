@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from autophagy.analysis.axes import cell_axes, groups, metric_columns
-from autophagy.analysis.claims import BETTER, CLAIMS, SELECTION
+from autophagy.analysis.claims import CLAIMS, SELECTION
 from autophagy.analysis.compare import ALPHA, holm, mean_difference, metric_difference, seeds_needed
 from autophagy.analysis.criterion import describe_criterion, format_criterion
 from autophagy.analysis.intervals import SEEDS_FOR_MEDIAN, median_interval, ratio_interval
@@ -35,6 +35,7 @@ from autophagy.analysis.summary import format_ttc, summarize
 from autophagy.analysis.margin import chain_margins
 from autophagy.analysis.threshold import collapse_thresholds
 from autophagy.analysis.time_to_collapse import time_to_collapse
+from autophagy.metrics import registry
 
 BASELINE = "none"
 DEFAULT_METRICS = ("fid", "kl", "recall", "precision", "entropy_train_pixels", "entropy_train",
@@ -114,7 +115,7 @@ def _checks(cfg, rows, ttc, crit, comparisons, axes) -> list[dict]:
                 d = metric_difference(rows, ttc, axes, metric, G, {"mitigation": claim.mitigation},
                                       {"mitigation": BASELINE})
                 criterion_better = -1 if crit.direction == "up" else 1  # the criterion's own direction
-                better = criterion_better if check == "criterion" else BETTER.get(metric, criterion_better)
+                better = criterion_better if check == "criterion" else registry.better_sign(metric) or criterion_better
                 out.append({**base, "what": f"Δ {metric} at generation {G}", "estimate": d["estimate"],
                             "low": d["low"], "high": d["high"], "p": d["p"], "better": better, "null": 0.0,
                             "seeds": d["n"], "spread": d["spread"], "extra": ""})
@@ -354,7 +355,7 @@ def build_page(run_dir, *, metrics: list[str] | None = None, notes: str | None =
         ttc_section(ttc, summary, axes, cfg),
         f"## Metrics at generation {cfg.generations}",
         "Median over seeds [95% CI], and below it Δ versus `none`, mean over seeds [95% CI]. Which way is "
-        "better: " + ", ".join(f"`{m}` {'higher' if BETTER.get(m, 1) > 0 else 'lower'}" for m in metrics) + ".",
+        "better (metrics/registry.py): " + ", ".join(f"`{m}` {_better_word(m)}" for m in metrics) + ".",
         final_metrics_section(rows, axes, cfg, metrics),
     ]
     heal = healing_section(cfg, rows, axes, crit.metric)
@@ -376,3 +377,7 @@ def write_page(run_dir, out, *, metrics: list[str] | None = None, notes_path=Non
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")
     return out
+
+
+def _better_word(metric: str) -> str:
+    return {1: "higher", -1: "lower", 0: "neither way"}[registry.better_sign(metric)]

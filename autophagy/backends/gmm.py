@@ -16,7 +16,7 @@ from pydantic import Field
 from autophagy import seeding
 from autophagy.backends.base import Backend
 from autophagy.config import ModelSection, check
-from autophagy.metrics import entropy, memorization
+from autophagy.metrics import entropy, memorization, registry
 from autophagy.samples import Samples
 
 
@@ -33,8 +33,7 @@ class GMMModelConfig(ModelSection):
 
     def metric_names(self, cfg=None) -> tuple[str, ...]:
         per_component = tuple(f"variance_c{k}" for k in range(self.components))
-        return ("kl", "variance", "loglik", "sample_variance", "entropy_samples", "entropy_train",
-                "generalization_score") + per_component
+        return registry.names("mixture", "generalization_score") + per_component
 
     def preflight(self, cfg, problems) -> int:
         """The preflight hook (autophagy/preflight.py): the gmm draws its own real points, so there is

@@ -28,7 +28,7 @@ import ray
 from ray import tune
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-from autophagy import checkpoint, faults, grid, grids, rows
+from autophagy import checkpoint, faults, grid, rows, sample_strips
 from autophagy.actors import ChainActor
 from autophagy.orchestrator import disk
 
@@ -175,24 +175,24 @@ def _run(cfg, cell, refs: dict[str, ray.ObjectRef], out: str, record: rows.Chain
     finished = False
     try:
         running = None if done else _start(actor, cell.chain_id, generation)
-        unsaved = []  # (row, grid strip) of the generations since the last checkpoint
+        unsaved = []  # the generation records since the last checkpoint
         while running is not None:
-            row, files, strip, done = ray.get(running)
-            running = None if done else _start(actor, cell.chain_id, row["generation"] + 1)
-            unsaved.append((row, strip))
+            generation, files, done = ray.get(running)
+            running = None if done else _start(actor, cell.chain_id, generation.generation + 1)
+            unsaved.append(generation)
             if files is None:
                 continue
-            for r, s in unsaved:
-                if s:  # before the row: a row on disk means its grid is too
-                    grids.write(out, cell.chain_id, r["generation"], s)
-            record.put(*(r for r, _ in unsaved))
+            for g in unsaved:
+                if g.strip:  # before the row: a row on disk means its strip is too
+                    sample_strips.write(out, cell.chain_id, g.generation, g.strip)
+            record.put(*unsaved)
             # The last report says done: Tune then ends the trial (raising SystemExit in this
             # thread) without another round trip, and the finished chain's actor is kept.
             finished = done
             directory = scratch_dir()
             shutil.rmtree(directory, ignore_errors=True)  # the last checkpoint's files
             checkpoint.write_dir(files, directory)
-            report = [progress(r, full=bool(cfg.loggers)) for r, _ in unsaved]
+            report = [progress(g.row(), full=bool(cfg.loggers)) for g in unsaved]
             try:
                 tune.report({"generations": report, "done": done},
                             checkpoint=tune.Checkpoint.from_directory(str(directory)))

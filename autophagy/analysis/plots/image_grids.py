@@ -1,6 +1,6 @@
 """Sample grids, generation by generation: what the chains' fixed noise turns into as they feed
 on themselves. One panel per (series, ratio), from the chain with the lowest seed; rows are
-generations (the strips `autophagy/grids.py` saved), the generation of collapse labelled in red."""
+generations (the strips `autophagy/sample_strips.py` saved), the generation of collapse labelled in red."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from autophagy import grids
+from autophagy import sample_strips
 from autophagy.analysis.axes import groups, label, series_axes
 from autophagy.analysis.plots.common import save
 from matplotlib.figure import Figure
 
-GAP = 128  # the grey of grids.encode's gaps
+GAP = 128  # the grey of sample_strips.encode's gaps
 
 
 def plot_image_grids(out_dir: Path, ttc: pd.DataFrame, axes: list[str], path: Path) -> Path | None:
@@ -29,7 +29,7 @@ def plot_image_grids(out_dir: Path, ttc: pd.DataFrame, axes: list[str], path: Pa
             if chains.empty:
                 continue
             chain = chains.iloc[0]
-            strips = grids.read_chain(out_dir, chain["chain_id"])
+            strips = sample_strips.read_chain(out_dir, chain["chain_id"])
             if strips:
                 panels[i, j] = (chain, strips)
     if not panels:

@@ -18,6 +18,7 @@ from autophagy.analysis.axes import groups, label, series_axes
 from autophagy.analysis.criterion import describe_criterion
 from autophagy.analysis.plots.common import RATIO_MAP, panels, ratio_colour, save
 from autophagy.config import CollapseConfig
+from autophagy.metrics import registry
 
 MANY_CHAINS = 40
 MANY_RATIOS = 12  # more than this: a colour bar for the ratios instead of a legend entry each
@@ -57,7 +58,7 @@ def metric_curves_figure(rows: pd.DataFrame, axes: list[str], metric: str,
             ax.axhline(criterion.threshold, color="red", ls="--", lw=1, label="collapse threshold")
         ax.set_title(label(values), fontsize=10)
         ax.set_xlabel("generation")
-        ax.set_ylabel(metric)
+        ax.set_ylabel(_axis_label(metric))
     if axs:
         if banded:  # a proxy entry: the band is not a confidence interval, and the legend says so
             axs[0].fill_between([], [], color="grey", alpha=0.3, lw=0, label="band: IQR over seeds")
@@ -80,3 +81,9 @@ def _divergences(sub: pd.DataFrame, metric: str) -> pd.DataFrame:
     diverged = sub.loc[sub["status"] == "diverged", "chain_id"].unique()
     ok = sub[(sub["status"] == "ok") & sub["chain_id"].isin(diverged)]
     return ok.sort_values("generation").groupby("chain_id").tail(1)[["ratio", "generation", metric]]
+
+
+def _axis_label(metric: str) -> str:
+    """The metric, and which way is worse (metrics/registry.py) where one is."""
+    worse = registry.worse(metric)
+    return metric if worse is None else f"{metric} ({'higher' if worse == 'up' else 'lower'} is worse)"

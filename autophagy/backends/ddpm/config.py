@@ -13,6 +13,7 @@ from typing import Literal, Optional
 from pydantic import Field, model_validator
 
 from autophagy.config import ModelSection, TupleOf, check
+from autophagy.metrics import registry
 
 BETA_SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2")
 # Leaf modules LoRA can wrap: the resnets' convs everywhere, attention projections where
@@ -20,14 +21,10 @@ BETA_SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2")
 LORA_TARGETS = ("conv1", "conv2", "time_emb_proj", "conv_shortcut", "conv", "conv_in", "conv_out",
                 "linear_1", "linear_2", "to_q", "to_k", "to_v", "to_out.0")
 
-FIDELITY = ("fid", "kid", "precision", "recall")  # fid first: the default collapse metric
-PIXEL_AND_COPY = (
-    "pairwise_l2", "pairwise_l2_std", "pairwise_l2_q10", "pairwise_l2_q50", "pairwise_l2_q90",
-    "sample_std",
-    "nearest_train_l2", "generalization_score", "memorization_share",
-    "entropy_train_pixels", "entropy_samples_pixels", "entropy_train_features", "entropy_samples_features",
-)
-CLASSIFIER_VIEW = ("class_agreement", "class_coverage", "class_confidence")  # conditional, features: classifier
+# fid first: the default collapse metric. What each one means: autophagy/metrics/registry.py.
+FIDELITY = registry.names("fidelity")
+PIXEL_AND_COPY = registry.names("diversity", "copying", "entropy")
+CLASSIFIER_VIEW = registry.names("classes", without=("class_agreement_min",))  # conditional, features: classifier
 
 
 class DDPMModelConfig(ModelSection):

@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 
 from autophagy.backends.digits import data
 from autophagy.config import ConfigError, ModelSection, TupleOf, check
+from autophagy.metrics import registry
 
 # Leaf module names of the conv-only UNet that LoRA can wrap (`unet.py` builds it). Anything else
 # would only fail later, inside peft, with no hint of the config field.
@@ -17,15 +18,8 @@ LORA_TARGETS = ("conv1", "conv2", "time_emb_proj", "conv_shortcut", "conv", "con
 BETA_SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2")
 CLASSES = 10  # digit ids 0..9 (unet.CLASSES, classifier.CLASSES)
 
-# fid first: the default collapse metric.
-MAIN_METRICS = (
-    "fid", "kid", "precision", "recall",  # held-out real images of the trained classes, classifier features
-    "class_agreement", "class_agreement_min", "class_coverage", "class_confidence",  # the classifier's view
-    "pairwise_l2", "pairwise_l2_std", "pairwise_l2_q10", "pairwise_l2_q50", "pairwise_l2_q90",  # within class
-    "sample_std", "class_std", "class_std_min",  # pixel spread
-    "nearest_train_l2", "generalization_score", "memorization_share",  # copying of the training set
-    "entropy_train_pixels", "entropy_samples_pixels", "entropy_train_features", "entropy_samples_features",
-)
+# fid first: the default collapse metric. What each one means: autophagy/metrics/registry.py.
+MAIN_METRICS = registry.names("fidelity", "classes", "diversity", "class_spread", "copying", "entropy")
 # Of the samples of `data.eval_only_classes`, in columns `offtarget_<name>`.
 OFFTARGET_METRICS = ("fid", "kid", "precision", "recall", "class_agreement", "class_coverage",
                      "class_confidence", "pairwise_l2")

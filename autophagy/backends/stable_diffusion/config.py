@@ -15,6 +15,7 @@ from pydantic import Field, model_validator
 
 from autophagy.backends.stable_diffusion import preflight
 from autophagy.config import ModelSection, TupleOf, check
+from autophagy.metrics import registry
 
 # peft target names of the UNet's attention projections: what diffusers' own LoRA training
 # script (train_text_to_image_lora.py) adapts. Any other leaf name of the UNet works too.
@@ -76,10 +77,10 @@ class StableDiffusionModelConfig(ModelSection):
 
     def metric_names(self, cfg=None) -> tuple[str, ...]:
         # fid first where there is one: the default collapse metric.
-        names = ["fid", "kid", "precision", "recall"] if self.inception_weights else []
+        names = list(registry.names("fidelity")) if self.inception_weights else []
         if self.clip_path:
-            names.append("clip_score")
-        names += ["pairwise_l2", "pairwise_l2_std", "nearest_train_l2", "memorization_share"]
+            names += registry.names("text_alignment")
+        names += registry.names("pairwise_l2", "pairwise_l2_std", "nearest_train_l2", "memorization_share")
         for name in self.eval_prompts:
             names.append(f"pairwise_l2_{name}")
             if self.clip_path:

@@ -1,4 +1,4 @@
-"""Sample grids: each generation's fixed set of samples, as one PNG strip per (chain, generation).
+"""Sample strips (the report's sample grids): each generation's fixed set of samples, as one PNG strip per (chain, generation).
 
 A backend with images (`Backend.grid_images > 0`) samples the same noise and labels every
 generation (the chain's `grid` seed stream, not keyed by generation), so a chain's strips, stacked,
@@ -19,7 +19,7 @@ from PIL import Image
 def encode(images: np.ndarray) -> bytes:
     """uint8 images (N, C, H, W), C in {1, 3}, side by side with a 1-pixel gap, as PNG bytes."""
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1] not in (1, 3):
-        raise ValueError(f"grids.encode: needs uint8 (N, 1|3, H, W) images, got {images.dtype} {images.shape}")
+        raise ValueError(f"sample_strips.encode: needs uint8 (N, 1|3, H, W) images, got {images.dtype} {images.shape}")
     n, c, h, w = images.shape
     strip = np.full((h, n * (w + 1) - 1, c), 128, np.uint8)  # grey gaps: visible on black or white
     for i, image in enumerate(images):
