@@ -11,35 +11,15 @@ message adds in brackets; a rule over several fields is a model validator that c
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Optional, TypeVar
+from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SerializeAsAny, ValidationError, model_validator
+from pydantic import Field, SerializeAsAny, ValidationError, create_model, model_validator
 
+from autophagy import mitigations
 from autophagy.metrics import registry
+from autophagy.sections import ConfigError, Section, TupleOf, check
 
-
-class ConfigError(ValueError):
-    """A sweep file (or a --set override) is malformed; the message names the file and field."""
-
-
-def check(ok: bool, field: str, message: str) -> None:
-    """In a section's validator: refuse unless `ok`, naming `field` within the section."""
-    if not ok:
-        raise ConfigError(f"{field}: {message}")
-
-
-T = TypeVar("T")
-# A YAML list, held as a tuple: a frozen section holds nothing mutable.
-TupleOf = Annotated[tuple[T, ...], BeforeValidator(lambda v: tuple(v) if isinstance(v, list) else v)]
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _empty_means_defaults(cls, raw: Any) -> Any:
-        return {} if raw is None else raw  # `finetune:` with nothing under it
+__all__ = ["ConfigError", "Section", "TupleOf", "check"]  # re-exported: their home is sections.py
 
 
 class ModelSection(Section):
@@ -217,73 +197,21 @@ class ResourcesConfig(Section):
         return self
 
 
-# Parameters of the mitigations (autophagy/mitigations/), one sub-section each; used only by
-# chains whose `mitigation` names that part. Any field can be an extra grid axis by dotted key
+# Parameters of the mitigations, one sub-section each, declared beside each mitigation's code
+# (autophagy/mitigations/<name>.py, `Params`) and taken from its registry; used only by chains whose
+# `mitigation` names that part. Any field can be an extra grid axis by dotted key
 # (`mitigation_params.healing.after: [2, 3]`).
+MitigationParams = create_model(
+    "MitigationParams", __base__=Section,
+    **{name: (params, params()) for name, params in mitigations.parameters().items()})
 
 
-class RedifineConfig(Section):
-    """ReDiFine (Yoon et al., arXiv 2407.17493): condition-drop finetuning plus a decaying CFG scale.
-    The paper's values were not found (docs/papers.md); these defaults are our choice."""
-
-    # 0.2, the top of the 0.1-0.2 range usually quoted: twice the baseline's finetune.cond_drop,
-    # so that the drop itself differs from the plain loop and is not a no-op.
-    cond_drop: float = Field(0.2, ge=0, lt=1)
-    # cosine from sampling.cfg_scale down to 1: the early, coarse steps (class identity, layout)
-    # stay guided almost as strongly as the baseline, and the late, detail steps are left to the
-    # plain conditional model, where a high scale adds the high-frequency artifacts Yoon et al.
-    # blame for collapse. 1, not below: w < 1 pushes samples away from their class.
-    cfg_schedule: Literal["constant", "linear", "cosine"] = "cosine"
-    cfg_end: float = Field(1.0, ge=0)
-
-
-class AccumulateConfig(Section):
-    """`accumulate` (fixed N): over which sources its synthetic share is split."""
-
-    # false: generations 0..g-1 only; true: the chain's real images count as one more source, so at
-    # ratio 1 generation g trains on N/(g+1) real images and N/(g+1) of each earlier generation's
-    # samples (Shi et al.'s code, `accumulate`: equal shares of every earlier iteration, real included).
-    real_as_source: bool = False
-
-
-class GreedyConfig(Section):
-    """Greedy Selection (Shi et al., arXiv 2509.16499): farthest-point choice of the synthetic share."""
-
-    # m: each generation samples round(m*N) candidates; the paper uses 2 or 5
-    pool_factor: float = Field(2.0, ge=1, description="1 keeps every candidate")
-    # pixels, not the backend's features: the digits features are the evaluation classifier's,
-    # the space FID is measured in, and selecting there would optimise the yardstick itself.
-    space: Literal["pixels", "features"] = "pixels"
-
-
-class ThresholdDecayConfig(Section):
-    """Threshold Decay Filter (Shi et al., arXiv 2509.16499): accept candidates farther than tau from
-    every accepted one, tau *= decay after each pass."""
-
-    pool_factor: float = Field(2.0, ge=1, description="1 keeps every candidate")
-    space: Literal["pixels", "features"] = "pixels"
-    # None: the median pairwise distance of the candidate pool. The public code's fixed tau0 (2000
-    # on CIFAR pixels, 60 on DINOv2 features) has no meaning at another scale; the median starts
-    # strict (a first pass accepts a few spread-out candidates) and needs no tuning per backend.
-    tau0: Optional[float] = Field(None, gt=0, description="or null: from the pool")
-    decay: float = Field(0.95, gt=0, lt=1)  # the public code's value (0.8 for features under accumulate)
-
-
-class HealingConfig(Section):
-    """Healing (Bohacek & Farid, arXiv 2311.12202): after generation `after`, `generations` generations
-    train on real images only; then the loop resumes at its ratio."""
-
-    # h: at the demo's 6 generations, 3 poisoned then 3 healing
-    after: int = Field(3, ge=1, description="at least one generation on synthetic data")
-    generations: int = Field(3, ge=1)  # k
-
-
-class MitigationParams(Section):
-    accumulate: AccumulateConfig = AccumulateConfig()
-    redifine: RedifineConfig = RedifineConfig()
-    greedy: GreedyConfig = GreedyConfig()
-    threshold_decay: ThresholdDecayConfig = ThresholdDecayConfig()
-    healing: HealingConfig = HealingConfig()
+def __getattr__(name: str):
+    """A mitigation's section by the name it had in this module (`config.GreedyConfig`)."""
+    for part, params in mitigations.parameters().items():
+        if name == "".join(w.capitalize() for w in part.split("_")) + "Config":
+            return params
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # The grid's fixed axes; any other scalar field may be an extra axis, by its dotted key.
@@ -331,9 +259,7 @@ class SweepConfig(Section):
         check(bool(self.name) and "/" not in self.name, "name", "must be a non-empty name without '/'")
         check(len(set(self.loggers)) == len(self.loggers), "loggers", f"duplicate names in {list(self.loggers)}")
         names = self.grid.get("mitigation")
-        healing = isinstance(names, (list, tuple)) and any("healing" in str(m).split("+") for m in names)
-        check(not healing or self.mitigation_params.healing.after < self.generations, "mitigation_params.healing.after",
-              f"must be < generations={self.generations}, or the healing chains never heal")
+        mitigations.check_sweep(self, names if isinstance(names, (list, tuple)) else ())
         self.model.check_sweep(self)
         metrics = self.model.metric_names(self)
         unknown = registry.unregistered(metrics)

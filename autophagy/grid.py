@@ -75,7 +75,7 @@ def _check_value(cfg: SweepConfig, axis: str, value: Any, where: str) -> Any:
         return value
     if axis == "mitigation":
         try:
-            mitigations.parse(value)
+            mitigations.parse(value, cfg.mitigation_params)  # its parameters as the sweep sets them
         except ValueError as err:
             raise ConfigError(f"{where}: {err}") from None
         return value

@@ -11,9 +11,9 @@ from typing import Literal, Optional
 
 import numpy as np
 
-from autophagy.config import RedifineConfig
 from autophagy.counts import round_half_up
 from autophagy.mitigations import selection
+from autophagy.sections import Section
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,8 @@ class Policy:
     real_from: Literal["fixed", "fresh"] = "fixed"
     select: Optional[Selection] = None  # None: a uniform random draw of the synthetic share
     heal: Optional[tuple[int, int]] = None  # (h, k): generations h+1..h+k train on real images only
-    redifine: Optional[RedifineConfig] = None  # ReDiFine's condition drop and CFG schedule; None: the sweep's own
+    # ReDiFine's condition drop and CFG schedule (its redifine.Params, which imports this file); None: the sweep's own
+    redifine: Optional[Section] = None
 
     def healing(self, generation: int) -> bool:
         if self.heal is None:
