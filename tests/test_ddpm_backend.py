@@ -10,7 +10,8 @@ import torch
 from PIL import Image
 
 from autophagy import config, preflight, sweepfile
-from autophagy.backends.ddpm import data, unet
+from autophagy.backends.ddpm import data
+from autophagy.backends.images import unet
 from autophagy.backends.ddpm.backend import DDPMBackend
 from autophagy.metrics import features
 

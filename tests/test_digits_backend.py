@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from autophagy import config, sweepfile
-from autophagy.backends.digits import data, fidelity, metrics
+from autophagy.backends.images import data, fidelity, metrics
 from autophagy.backends.digits.backend import DigitsBackend
 from autophagy.metrics import memorization
 

@@ -79,3 +79,22 @@ def test_a_cycle_through_a_late_import_is_found(tmp_path):
     assert find_cycle(import_graph(pkg)) == ["pkg.a", "pkg.sub.b", "pkg.c", "pkg.a"]
     (pkg / "c.py").write_text("import os\n")
     assert find_cycle(import_graph(pkg)) == []
+
+
+def test_no_backend_imports_another():
+    """Each backend (a package or module under backends/ that its registry names) imports the shared
+    pieces (the image kit backends/images/, adapter.py, base.py), never another backend."""
+    from autophagy.backends import _REGISTRY
+
+    graph = import_graph(ROOT / "autophagy")
+    # each backend's home: the module or package under backends/ that its registry entry names
+    backends = {target.split(":")[0].split(".")[2] for entry in _REGISTRY.values() for target in entry}
+    assert backends == {"ddpm", "digits", "gmm", "stable_diffusion"}
+
+    def owner(module: str) -> str | None:
+        parts = module.split(".")
+        return parts[2] if len(parts) > 2 and parts[:2] == ["autophagy", "backends"] and parts[2] in backends else None
+
+    crossings = sorted(f"{a} -> {b}" for a, targets in graph.items() for b in targets
+                       if owner(a) and owner(b) and owner(a) != owner(b))
+    assert crossings == []

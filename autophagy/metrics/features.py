@@ -4,7 +4,7 @@
                metrics.inception_weights (weights-inception-2015-12-05-6726825d.pth)
     dinov2     transformers' Dinov2Model from the directory metrics.dinov2_path (save_pretrained),
                its CLS token after the final layer norm (384-d for DINOv2-small), as Shi et al.
-    classifier the backend's own classifier trained on the real pool (ddpm/classifier.py)
+    classifier the backend's own classifier trained on the real pool (backends/images/classifier.py)
 
 Each extractor maps uint8 images (N, C, H, W), C = 1 or 3, to float32 (N, D). `check` only looks
 at paths (no torch): `autophagy validate` runs it.

@@ -27,11 +27,11 @@ from diffusers.training_utils import EMAModel
 from autophagy import seeding
 from autophagy.backends import adapter
 from autophagy.backends.base import Backend, fit_summary
-from autophagy.backends.ddpm import classifier, data, diffusion, training, unet
-from autophagy.backends.digits import lora
-from autophagy.backends.digits import metrics as pixel_metrics
-from autophagy.backends.digits.data import balanced_labels, split
-from autophagy.backends.digits.fidelity import RealReference
+from autophagy.backends.ddpm import data
+from autophagy.backends.images import classifier, diffusion, lora, training, unet
+from autophagy.backends.images import metrics as pixel_metrics
+from autophagy.backends.images.data import balanced_labels, split
+from autophagy.backends.images.fidelity import RealReference
 from autophagy.metrics import features
 from autophagy.samples import Samples
 

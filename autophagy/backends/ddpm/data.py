@@ -67,7 +67,7 @@ def load(path: str | None, resolution: int, min_class_images: int = 1) -> Sample
 def _load(path: str | None, _stamp, resolution: int, min_class_images: int) -> Samples:
     where = f"data.path={path!r}"
     if path is None:
-        from autophagy.backends.digits import data as digits
+        from autophagy.backends.images import data as digits
 
         x, y = (lambda s: (s.x, s.y))(digits.load(None))
     elif Path(path).is_dir():

@@ -25,9 +25,9 @@ import torch
 from autophagy import seeding
 from autophagy.backends import adapter
 from autophagy.backends.base import Backend, fit_summary
-from autophagy.backends.ddpm import classifier
-from autophagy.backends.digits import data, diffusion, fidelity, lora, metrics, training, unet
+from autophagy.backends.digits import diffusion, training, unet
 from autophagy.backends.digits.config import CLASSES, eval_only_classes
+from autophagy.backends.images import classifier, data, fidelity, lora, metrics
 from autophagy.metrics.fidelity import MIN_SAMPLES
 from autophagy.samples import Samples
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from autophagy.backends.digits import data
+from autophagy.backends.images import data
 from autophagy.config import ConfigError, ModelSection, TupleOf, check
 from autophagy.metrics import registry
 

@@ -1,4 +1,4 @@
-"""The digits' training loop, for pretraining and every finetune: the ddpm backend's loop (one
+"""The digits' training loop, for pretraining and every finetune: the image kit's loop (one
 loop for both) with plain AdamW (no warm-up, constant rate, no clipping, no EMA, fp32)."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import torch
 from diffusers import DDPMScheduler, UNet2DModel
 
-from autophagy.backends.ddpm import training
 from autophagy.backends.digits.unet import NULL_CLASS
+from autophagy.backends.images import training
 from autophagy.samples import Samples
 
 

@@ -24,7 +24,7 @@ from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 from torch_fidelity.utils import create_feature_extractor
 
-from autophagy.backends.ddpm.classifier import Classifier
+from autophagy.backends.images.classifier import Classifier
 from autophagy.metrics import fidelity as fidelity_metrics
 
 NAME = "autophagy-digits"
@@ -36,7 +36,7 @@ class DigitsFeatureExtractor(FeatureExtractorBase):
         super().__init__(name, features_list)
         if feature_extractor_weights_path is None:
             raise ValueError(f"feature extractor {NAME!r} has no default weights to download: pass "
-                             "feature_extractor_weights_path (see autophagy.backends.digits.fidelity.weights_file)")
+                             "feature_extractor_weights_path (see autophagy.backends.images.fidelity.weights_file)")
         self.classifier = Classifier.from_state_dict(safetensors.torch.load_file(feature_extractor_weights_path))
 
     @staticmethod

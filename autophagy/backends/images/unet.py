@@ -1,9 +1,33 @@
-"""The denoiser, a diffusers `UNet2DModel` shaped by the sweep, and its noise schedules."""
+"""The denoiser, a diffusers `UNet2DModel` shaped by the sweep, and its noise schedules.
+
+`m`, the shape, is anything with `Shape`'s attributes: the ddpm backend's `model:` section itself,
+or a `Shape` that another backend fills from its own (digits/unet.py).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from diffusers import DDIMScheduler, DDPMScheduler, UNet2DModel
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A UNet and its schedules, with the ddpm backend's defaults (ddpm/config.py)."""
+
+    resolution: int
+    block_out_channels: tuple[int, ...]
+    layers_per_block: int
+    norm_groups: int
+    train_timesteps: int
+    beta_schedule: str
+    mid_attention: bool = True
+    attention_levels: tuple[int, ...] = ()
+    beta_start: float = 1e-4
+    beta_end: float = 0.02
+    prediction_type: str = "epsilon"
+    sampler: str = "ddim"
 
 
 def new(m, channels: int, classes: int, seed: int) -> UNet2DModel:

@@ -20,7 +20,7 @@ from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel
 
 from autophagy.backends.batches import batches
-from autophagy.backends.ddpm import diffusion
+from autophagy.backends.images import diffusion
 from autophagy.samples import Samples
 
 
