@@ -55,6 +55,22 @@ def test_prune_keeps_the_last_k_and_what_the_saved_state_resumes_from(tmp_path):
     assert _left(tune, "c") == list(range(10))  # a trial the state does not know yet: untouched
 
 
+def test_a_finished_trial_the_state_names_no_checkpoint_for_keeps_k_and_a_running_one_all(tmp_path):
+    """A driver killed after its chains finished but before its state saved their checkpoints: the
+    next driver's trials find the rows complete and report no checkpoint (trial.run_chain), so the
+    newest state names none for them. Nothing restores a finished trial: its old checkpoints go but
+    the last K. A running trial without one keeps them all (its first may still be on its way)."""
+    tune = _experiment(tmp_path, {})
+    state = tune / "experiment_state-2026-01-01_00-00-00.json"
+    empty = _TrainingRunMetadata()
+    empty.checkpoint_manager = _CheckpointManager(CheckpointConfig())
+    trials = [[json.dumps({"relative_logdir": "a", "status": "TERMINATED"}), empty.get_json_state()],
+              [json.dumps({"relative_logdir": "b", "status": "RUNNING"}), empty.get_json_state()]]
+    state.write_text(json.dumps({"trial_data": trials}))
+    assert retention.prune(tune, keep=2) == 8
+    assert _left(tune, "a") == [8, 9] and _left(tune, "b") == list(range(10))
+
+
 def test_prune_deletes_nothing_while_the_state_cannot_be_read(tmp_path):
     tune = _experiment(tmp_path, {"a": 9})
     newest = tune / "experiment_state-2026-01-01_00-00-01.json"  # newer, half-written

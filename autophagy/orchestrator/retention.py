@@ -15,6 +15,7 @@ generation); once the sweep ends (Tune saves the state before `on_experiment_end
 from __future__ import annotations
 
 import json
+import math
 import pickle
 import shutil
 import time
@@ -28,9 +29,11 @@ from ray.tune.trainable.metadata import _TrainingRunMetadata
 PERIOD_S = 5.0
 
 
-def resume_points(experiment: Path) -> dict[str, int] | None:
+def resume_points(experiment: Path) -> dict[str, float] | None:
     """{trial directory: index of the checkpoint a restore would start from} from the newest saved
-    experiment state; None when there is none or it cannot be read (being written: prune later)."""
+    experiment state (inf for a finished trial that names none: nothing restores it; a running one
+    that names none is left out, untouched); None when there is none or it cannot be read (being
+    written: prune later)."""
     states = sorted(Path(experiment).glob("experiment_state-*.json"))  # Tune restores from max(name)
     if not states:
         return None
@@ -42,8 +45,14 @@ def resume_points(experiment: Path) -> dict[str, int] | None:
             # it registers that result's checkpoint, and a snapshot in between resumes from the one
             # before (the first version of this drill lost such a checkpoint).
             latest = _TrainingRunMetadata.from_json_state(metadata_json).checkpoint_manager.latest_checkpoint_result
+            trial = json.loads(trial_json)
             if latest is not None:
-                points[json.loads(trial_json)["relative_logdir"]] = _index(Path(latest.checkpoint.path).name)
+                points[trial["relative_logdir"]] = _index(Path(latest.checkpoint.path).name)
+            elif trial.get("status") == "TERMINATED":
+                # Finished without a checkpoint Tune knows of: a trial that found its chain's rows
+                # complete and reported none (trial.run_chain), after a driver killed before its
+                # state saved the checkpoints an earlier attempt made. Nothing resumes it: keep K.
+                points[trial["relative_logdir"]] = math.inf
         return points
     except (OSError, ValueError, KeyError, TypeError, AttributeError, pickle.UnpicklingError):
         return None
