@@ -26,7 +26,7 @@ from autophagy.analysis import report as _report
 from autophagy.analysis.phase_boundary import phase_boundary as _phase_boundary
 from autophagy.analysis.plots.metric_curves import metric_curves_figure as _metric_curves_figure
 from autophagy.analysis.plots.phase_diagram import plot_phase_diagram as _plot_phase_diagram
-from autophagy.analysis.plots.survival import plot_survival as _plot_survival
+from autophagy.analysis.plots.survival_curves import plot_survival as _plot_survival
 from autophagy.analysis.summary import summarize as _summarize
 from autophagy.analysis.margin import chain_margins as _chain_margins
 from autophagy.analysis.threshold import collapse_thresholds as _collapse_thresholds

@@ -61,7 +61,7 @@ def findings(df: pd.DataFrame) -> list[str]:
     interval (autophagy.analysis.compare.mean_difference: the seed is the unit, exact at any number
     of seeds), Holm over every finding on the page. With k seeds p >= 2/2^k, so at 2 seeds nothing
     can hold: the page says how many seeds would tell instead of counting seeds that agree."""
-    from autophagy.analysis.compare import ALPHA, _spread, holm, mean_difference, seeds_needed
+    from autophagy.analysis.compare import ALPHA, holm, mean_difference, relative_spread, seeds_needed
 
     last = df.generation.max()
     sizes = sorted(df[N].unique())
@@ -110,7 +110,7 @@ def findings(df: pd.DataFrame) -> list[str]:
         line = (f"- {text}: {verdict} (mean per-seed change {r['estimate']:+.3g} [{interval}], p = {r['p']:.3g}, "
                 f"Holm {p_holm:.3g}, {r['n']} seeds")
         if verdict == "**cannot yet be told**":
-            need = seeds_needed(_spread(d.dropna().to_numpy(dtype=float)), len(tests))
+            need = seeds_needed(relative_spread(d.dropna().to_numpy(dtype=float)), len(tests))
             line += f"; p >= {min(1.0, 2 / 2 ** max(r['n'], 1)):.3g} at best" + (
                 f", about {int(need)} seeds would tell" if need == need else "")
         out.append(line + ")")

@@ -107,7 +107,7 @@ def signflip_pvalue(parts) -> float:
     return float(np.mean(np.abs(null) >= observed * (1 - 1e-9)))
 
 
-def _mean_test(d: np.ndarray, shift: float) -> float:
+def mean_test(d: np.ndarray, shift: float) -> float:
     """Sign-flip p-value of mean(d) = shift: the one-sample permutation test of the differences
     (what scipy's permutation_test with permutation_type="samples" computes). Through the cached
     sign patterns above rather than scipy: an interval inverts the test ~60 times, and scipy's
@@ -121,11 +121,11 @@ def mean_difference(d) -> dict:
     d = d[np.isfinite(d)]
     if len(d) == 0:
         return {"estimate": np.nan, "low": np.nan, "high": np.nan, "p": np.nan, "n": 0}
-    est, p = float(d.mean()), _mean_test(d, 0.0)
+    est, p = float(d.mean()), mean_test(d, 0.0)
     if 2.0 / 2 ** len(d) > ALPHA:  # no shift can be rejected: fewer than 6 seeds
         return {"estimate": est, "low": -np.inf, "high": np.inf, "p": p, "n": len(d)}
-    low = _invert(lambda s: _mean_test(d, s), est, float(d.min()))
-    high = _invert(lambda s: _mean_test(d, s), est, float(d.max()))
+    low = _invert(lambda s: mean_test(d, s), est, float(d.min()))
+    high = _invert(lambda s: mean_test(d, s), est, float(d.max()))
     return {"estimate": est, "low": low, "high": high, "p": p, "n": len(d)}
 
 
@@ -341,7 +341,7 @@ def _metric_values(rows: pd.DataFrame, metric: str, G: int) -> tuple[pd.Series, 
     return at_g, mean
 
 
-def _spread(parts: np.ndarray) -> float:
+def relative_spread(parts: np.ndarray) -> float:
     """sd / |mean| of the per-seed differences (NaN where it cannot be told)."""
     parts = parts[np.isfinite(parts)]
     if len(parts) < 2 or parts.mean() == 0:
@@ -392,7 +392,7 @@ def compare(rows: pd.DataFrame, ttc: pd.DataFrame, axes: list[str], criterion: C
                     "wilcoxon_p": _wilcoxon(d_time), "metric": criterion.metric,
                     "metric_delta_generations": m_all["estimate"], "generations_low": m_all["low"],
                     "generations_high": m_all["high"], "metric_p": m_g["p"],
-                    "seeds_needed": _spread(d_g)})
+                    "seeds_needed": relative_spread(d_g)})
     table = pd.DataFrame(out, columns=[c for c in COLUMNS if c not in ("p_holm", "verdict", "metric_p_holm",
                                                                         "metric_verdict")])
     return _verdicts(table, criterion).reindex(columns=COLUMNS)
@@ -408,7 +408,7 @@ def metric_difference(rows: pd.DataFrame, ttc: pd.DataFrame, axes: list[str], me
     at_g, _ = _metric_values(rows, metric, generations)
     a, b = [p[1] for p in pair_ids], [p[2] for p in pair_ids]
     d = _per_seed(pair_ids, at_g.reindex(a).to_numpy() - at_g.reindex(b).to_numpy())
-    return {**mean_difference(d), "spread": _spread(d)}
+    return {**mean_difference(d), "spread": relative_spread(d)}
 
 
 def _verdicts(table: pd.DataFrame, criterion: CollapseConfig) -> pd.DataFrame:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from autophagy.analysis.compare import ALPHA, LEVEL, _mean_test
+from autophagy.analysis.compare import ALPHA, LEVEL, mean_test
 
 SEEDS_FOR_MEDIAN = 6  # the fewest values whose order-statistic interval reaches 95 %: 1 - 2/2^6 > 0.95
 
@@ -53,7 +53,7 @@ def ratio_interval(top, bottom, steps: int = 40, span: float = 4.0) -> tuple[flo
         return est, -np.inf, np.inf
 
     def kept(s: float) -> bool:
-        return _mean_test(top - s * bottom, 0.0) > ALPHA
+        return mean_test(top - s * bottom, 0.0) > ALPHA
 
     ends = []
     for direction in (-1, 1):

@@ -35,7 +35,7 @@ from autophagy.analysis.plots.image_grids import plot_image_grids
 from autophagy.analysis.plots.heatmaps import plot_metric_heatmap, plot_ttc_heatmap
 from autophagy.analysis.plots.metric_curves import plot_metric_curves
 from autophagy.analysis.plots.phase_diagram import plot_phase_diagram
-from autophagy.analysis.plots.survival import plot_survival
+from autophagy.analysis.plots.survival_curves import plot_survival
 from autophagy.analysis.phase_boundary import phase_boundary
 from autophagy.analysis.summary import summarize, summary_table_text
 from autophagy.analysis.survival import survival_table
