@@ -42,6 +42,18 @@ def test_mean_test_is_scipys_sign_flip_test():
         assert C.mean_test(d, shift) == pytest.approx(want)
 
 
+def test_wilcoxon_is_scipys_signed_rank_permutation_test():
+    rng = np.random.default_rng(1)
+    for n in (2, 3, 5, 8, 12):  # ties and zeros included: integer differences
+        for _ in range(4):
+            d = rng.integers(-3, 4, size=n).astype(float)
+            if not d.any():
+                continue
+            want = stats.wilcoxon(d, method=stats.PermutationMethod(n_resamples=10_000)).pvalue  # exact: 2^n <= 10,000
+            assert C._wilcoxon(d) == pytest.approx(want)
+    assert C._wilcoxon(np.zeros(3)) == 1.0 and np.isnan(C._wilcoxon(np.array([np.nan])))
+
+
 def test_mean_interval_inverts_the_test_and_is_open_with_few_seeds():
     d = np.array([-3.0, -2.5, -4.0, -1.0, -3.5, -2.0, -2.8])
     m = C.mean_difference(d)

@@ -322,13 +322,17 @@ def _times(ttc: pd.DataFrame, G: int) -> pd.Series:
 
 
 def _wilcoxon(diff: np.ndarray) -> float:
+    """Wilcoxon's signed-rank test (zeros dropped, tied ranks averaged) as the sign-flip test of the
+    signed ranks: the same p as scipy's `wilcoxon(method=PermutationMethod())` (equal to the last
+    digit where both enumerate, tests/test_compare.py), through the cached sign patterns. scipy
+    re-ranks every resample: 3.7 s of a 2,050-chain report (measured), this a few milliseconds."""
     diff = diff[np.isfinite(diff)]
-    if not np.any(diff):
-        return 1.0 if len(diff) else np.nan
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return float(stats.wilcoxon(diff, method=stats.PermutationMethod(n_resamples=DRAWS,
-                                                                            rng=np.random.default_rng(0))).pvalue)
+    if not len(diff):
+        return np.nan
+    nonzero = diff[diff != 0]
+    if not len(nonzero):
+        return 1.0
+    return signflip_pvalue(np.sign(nonzero) * stats.rankdata(np.abs(nonzero)))
 
 
 def _metric_values(rows: pd.DataFrame, metric: str, G: int) -> tuple[pd.Series, pd.Series]:

@@ -93,13 +93,14 @@ def chain_margins(rows: pd.DataFrame, criterion: CollapseConfig, generations: in
     rows = rows[rows["generation"] <= generations]
     control = (_control_values(rows, criterion, axes)
                if criterion.mode == "relative" and criterion.reference == "control" else None)
+    gens, status = rows["generation"].to_numpy(dtype=int), rows["status"].to_numpy(dtype=object)
+    values = rows[criterion.metric].to_numpy(dtype=float)  # read once, sliced per chain (time_to_collapse.py)
     out = {}
-    for chain_id, chain in rows.groupby("chain_id", sort=False):
-        if (chain["status"] == "failed").all():
+    for chain_id, at in rows.groupby("chain_id", sort=False).indices.items():
+        if (status[at] == "failed").all():
             continue
-        reference = None if control is None else _reference_of(chain, control, axes)
-        out[chain_id] = chain_margin(chain["generation"].to_numpy(), chain["status"].to_numpy(),
-                                     chain[criterion.metric].to_numpy(), criterion, horizons, reference)
+        reference = None if control is None else _reference_of(rows.iloc[at[0]], gens[at], control, axes)
+        out[chain_id] = chain_margin(gens[at], status[at], values[at], criterion, horizons, reference)
     return pd.DataFrame.from_dict(out, orient="index", columns=horizons)
 
 

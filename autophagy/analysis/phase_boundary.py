@@ -17,11 +17,13 @@ from autophagy.analysis.threshold import COLUMNS, collapse_thresholds
 
 
 def phase_boundary(ttc: pd.DataFrame, axes: list[str], generations: int, level: float = 0.95,
-                   margins: pd.DataFrame | None = None) -> pd.DataFrame:
+                   margins: pd.DataFrame | None = None, at_last: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per series and horizon (column `horizon`, 1..G); `margins` (margin.chain_margins)
-    makes the headline columns the margin model's, as in collapse_thresholds."""
+    makes the headline columns the margin model's, as in collapse_thresholds. `at_last`: the
+    collapse_thresholds table at horizon G with the same margins and level, if already computed."""
     by = series_axes(axes)
-    tables = [collapse_thresholds(ttc, axes, horizon=t, level=level, margins=margins).assign(horizon=t)
+    tables = [(at_last if t == generations and at_last is not None else
+               collapse_thresholds(ttc, axes, horizon=t, level=level, margins=margins)).assign(horizon=t)
               for t in range(1, generations + 1)]
     if not tables or ttc.empty:
         return pd.DataFrame(columns=[*by, "horizon", *COLUMNS])

@@ -94,7 +94,7 @@ def build_report(out_dir, criterion: CollapseConfig | str | None = None, *, seed
     summary = summarize(ttc, axes, grid=cfg.grid if search is None else None)
     margins = chain_margins(rows, crit, G, axes) if len(rows) else None
     thresholds = collapse_thresholds(ttc, axes, horizon=G, margins=margins)
-    boundary = phase_boundary(ttc, axes, G, margins=margins)
+    boundary = phase_boundary(ttc, axes, G, margins=margins, at_last=thresholds)
     comparisons = comparisons_of(cfg, rows, ttc, crit)
     paths = {}
     for name, table in [("time_to_collapse", ttc), ("summary", summary), ("thresholds", thresholds),

@@ -41,55 +41,58 @@ def time_to_collapse(rows: pd.DataFrame, criterion: CollapseConfig, generations:
     control = _control_values(rows, criterion, axes) if relative and criterion.reference == "control" else None
     if relative:
         _check_reference(rows, criterion, control)
+    # numpy columns read once and sliced per chain: per-chain pandas indexing cost 2.9 s of a
+    # 2,050-chain report (measured), this about 0.2 s
+    gens, status = rows["generation"].to_numpy(dtype=int), rows["status"].to_numpy(dtype=object)
+    values = rows[criterion.metric].to_numpy(dtype=float)
     out = []
-    for chain_id, chain in rows.groupby("chain_id", sort=False):
-        failed = bool((chain["status"] == "failed").any())
-        if failed and (chain["status"] == "failed").all():
+    for chain_id, at in rows.groupby("chain_id", sort=False).indices.items():
+        g, st, v = gens[at], status[at], values[at]
+        failed = st == "failed"
+        if failed.all():
             continue
         reference = None
         if control is not None:
-            reference = _reference_of(chain, control, axes)
+            reference = _reference_of(rows.iloc[at[0]], g, control, axes)
             # a generation the control chain has no value for cannot be judged: the chain is
             # censored before it (a diverged generation still counts: it needs no reference)
-            judged = np.isfinite(reference) | (chain["status"] != "ok").to_numpy()
-            first_gap = np.flatnonzero(~judged)
+            first_gap = np.flatnonzero(~(np.isfinite(reference) | (st != "ok")))
             if len(first_gap):
-                keep = chain["generation"].to_numpy() < chain["generation"].to_numpy()[first_gap].min()
-                chain, reference = chain[keep], reference[keep]
-            if chain.empty or (chain["status"] == "failed").all():
+                keep = g < g[first_gap].min()
+                at, g, st, v, reference = at[keep], g[keep], st[keep], v[keep], reference[keep]
+            if not len(at) or (st == "failed").all():
                 continue
-        o = chain_outcome(chain["generation"].to_numpy(), chain["status"].to_numpy(),
-                          chain[criterion.metric].to_numpy(), criterion, reference)
-        observed = set(chain.loc[chain["status"] != "failed", "generation"].astype(int))
+        o = chain_outcome(g, st, v, criterion, reference)
         out.append({
             "chain_id": chain_id,
-            **{a: chain[a].iloc[0] for a in axes},
+            **{a: rows[a].iat[at[0]] for a in axes},
             "time_to_collapse": o.time,
             "censored": o.censored,
             "collapsed": o.collapsed,
             "last_generation": o.last_generation,
-            "complete": (not o.diverged) and observed >= set(range(generations + 1)),
+            "complete": (not o.diverged) and set(g[st != "failed"].tolist()) >= set(range(generations + 1)),
             "diverged": o.diverged,
-            "failed": failed,
+            "failed": bool(failed.any()),
         })
     table = pd.DataFrame(out, columns=["chain_id", *axes, *COLUMNS])
     return table.sort_values([*axes, "chain_id"], kind="stable").reset_index(drop=True)
 
 
-def _control_key(chain: pd.DataFrame, axes: list[str]) -> tuple:
-    return tuple(chain[a].iloc[0] for a in ["seed", *series_axes(axes)] if a in chain.columns)
+def _control_key(first: pd.Series, axes: list[str]) -> tuple:
+    """(seed, series values) of a chain, from one of its rows."""
+    return tuple(first[a] for a in ["seed", *series_axes(axes)] if a in first.index)
 
 
 def _control_values(rows: pd.DataFrame, criterion: CollapseConfig, axes: list[str]) -> dict:
     """(seed, series values) -> {generation: metric value} of the ratio-0 chains' 'ok' rows."""
     ok = rows[(rows["ratio"] == 0) & (rows["status"] == "ok")]
-    return {_control_key(c, axes): dict(zip(c["generation"].astype(int), c[criterion.metric].astype(float)))
+    return {_control_key(c.iloc[0], axes): dict(zip(c["generation"].astype(int), c[criterion.metric].astype(float)))
             for _, c in ok.groupby("chain_id", sort=False)}
 
 
-def _reference_of(chain: pd.DataFrame, control: dict, axes: list[str]) -> np.ndarray:
-    values = control.get(_control_key(chain, axes), {})
-    return np.array([values.get(int(g), np.nan) for g in chain["generation"]], dtype=float)
+def _reference_of(first: pd.Series, generations: np.ndarray, control: dict, axes: list[str]) -> np.ndarray:
+    values = control.get(_control_key(first, axes), {})
+    return np.array([values.get(int(g), np.nan) for g in generations], dtype=float)
 
 
 def _check_reference(rows: pd.DataFrame, criterion: CollapseConfig, control: dict | None) -> None:
