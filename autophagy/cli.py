@@ -121,15 +121,13 @@ def cmd_status(args) -> int:
 
 
 def _report(out: Path, criterion: str | None, got=None) -> int:
-    """Build DIR's report and print its summary, from one read of the rows."""
-    import pandas as pd
-
+    """Build DIR's report and print its summary, from one read of the rows and one analysis."""
     from autophagy.analysis import report
 
     cfg, got = report.load_run(out, got)
-    paths = report.build_report(out, criterion, rows=got)
-    made = {name: pd.read_csv(paths[name]) if name in paths else None for name in ("comparisons", "thresholds")}
-    print(report.summary_text(out, criterion, rows=got, **made))
+    made = report.analyse(cfg, got, criterion, report.read_search_log(out))
+    paths = report.build_report(out, criterion, rows=got, analysis=made)
+    print(report.summary_text(out, criterion, rows=got, analysis=made))
     for name, path in paths.items():
         print(f"  {name:<20} {path}")
     if "mlflow" in cfg.loggers:  # the sweep's answer beside its chains' runs

@@ -293,11 +293,18 @@ def _twins(rows: pd.DataFrame, axes: list[str]) -> set[frozenset]:
         same |= {frozenset(p) for p in marked.drop_duplicates("chain_id").itertuples(index=False)}
     columns = metric_columns(rows, axes) if len(rows) else []
     if columns:
-        ordered = rows.sort_values("generation")
-        values = ordered[columns].astype(float).round(12).fillna(np.inf)  # NaN == NaN for this purpose
-        by_values = values.groupby(ordered["chain_id"]).agg(lambda v: tuple(v)).apply(tuple, axis=1)
-        for _, ids in by_values.groupby(by_values).groups.items():
-            same |= {frozenset(p) for p in itertools.combinations(ids, 2)}
+        # a chain's key: the bytes of its (generation, metric values) in generation order; hashing
+        # them beats pandas' groupby of tuples (0.5 s of a 2,050-chain report, measured) by 10x
+        ordered = rows.sort_values(["chain_id", "generation"], kind="stable")
+        values = ordered[columns].to_numpy(dtype=float).round(12) + 0.0  # + 0.0: -0.0 is 0.0
+        values[np.isnan(values)] = np.inf  # NaN == NaN for this purpose
+        gens, ids = ordered["generation"].to_numpy(dtype=np.int64), ordered["chain_id"].to_numpy(dtype=object)
+        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+        chains: dict[bytes, list] = {}
+        for start, end in zip(starts, [*starts[1:], len(ids)]):
+            chains.setdefault(gens[start:end].tobytes() + values[start:end].tobytes(), []).append(ids[start])
+        for same_ids in chains.values():
+            same |= {frozenset(p) for p in itertools.combinations(same_ids, 2)}
     return same
 
 

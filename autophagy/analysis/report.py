@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -70,14 +71,41 @@ def resolve_criterion(criterion: CollapseConfig | str | None, cfg: config.SweepC
     return chosen
 
 
+@dataclass(frozen=True)
+class Analysis:
+    """What a report and its console summary are made of, computed once from one read of the rows."""
+    criterion: CollapseConfig
+    ttc: pd.DataFrame  # time_to_collapse: one row per chain
+    summary: pd.DataFrame  # one row per cell, missing cells too (with intervals)
+    margins: pd.DataFrame | None  # margin.chain_margins, None without rows
+    thresholds: pd.DataFrame
+    boundary: pd.DataFrame
+    comparisons: pd.DataFrame
+
+
+def analyse(cfg: config.SweepConfig, rows: pd.DataFrame, criterion: CollapseConfig | str | None = None,
+            search: dict | None = None) -> Analysis:
+    """Every table of a report (see the module docstring) under `criterion` (default the sweep's)."""
+    crit = resolve_criterion(criterion, cfg, rows)
+    axes, G = list(cfg.grid), cfg.generations
+    ttc = time_to_collapse(rows, crit, G, axes)
+    margins = chain_margins(rows, crit, G, axes) if len(rows) else None
+    thresholds = collapse_thresholds(ttc, axes, horizon=G, margins=margins)
+    return Analysis(criterion=crit, ttc=ttc, summary=summarize(ttc, axes, grid=cfg.grid if search is None else None),
+                    margins=margins, thresholds=thresholds,
+                    boundary=phase_boundary(ttc, axes, G, margins=margins, at_last=thresholds),
+                    comparisons=comparisons_of(cfg, rows, ttc, crit))
+
+
 def build_report(out_dir, criterion: CollapseConfig | str | None = None, *, seed: int = 0,
-                 metrics: list[str] | None = None, rows: pd.DataFrame | None = None) -> dict[str, Path]:
+                 metrics: list[str] | None = None, rows: pd.DataFrame | None = None,
+                 analysis: Analysis | None = None) -> dict[str, Path]:
     """Write the analysis of DIR (see the module docstring); returns {name: path} of what it wrote.
     `metrics`: which metrics get a curves figure (default: every metric column with any value;
-    each figure costs about a second on a laptop core). `rows`: DIR's rows if already read (`load_run`)."""
+    each figure costs about a second on a laptop core). `rows`: DIR's rows if already read (`load_run`);
+    `analysis`: `analyse` of those rows under `criterion`, if already made."""
     out_dir = Path(out_dir)
     cfg, rows = load_run(out_dir, rows)
-    crit = resolve_criterion(criterion, cfg, rows)
     axes, G = list(cfg.grid), cfg.generations
     unknown = sorted(set(metrics or []) - set(metric_columns(rows, axes))) if len(rows) else []
     if unknown:
@@ -90,16 +118,12 @@ def build_report(out_dir, criterion: CollapseConfig | str | None = None, *, seed
     search = read_search_log(out_dir)
     if search is not None:
         n_cells = len(search["chains"])
-    ttc = time_to_collapse(rows, crit, G, axes)
-    summary = summarize(ttc, axes, grid=cfg.grid if search is None else None)
-    margins = chain_margins(rows, crit, G, axes) if len(rows) else None
-    thresholds = collapse_thresholds(ttc, axes, horizon=G, margins=margins)
-    boundary = phase_boundary(ttc, axes, G, margins=margins, at_last=thresholds)
-    comparisons = comparisons_of(cfg, rows, ttc, crit)
+    a = analyse(cfg, rows, criterion, search) if analysis is None else analysis
+    crit, ttc, summary, thresholds = a.criterion, a.ttc, a.summary, a.thresholds
     paths = {}
     for name, table in [("time_to_collapse", ttc), ("summary", summary), ("thresholds", thresholds),
-                        ("comparisons", comparisons),
-                        ("phase_boundary", boundary), ("survival", survival_table(ttc, axes))]:
+                        ("comparisons", a.comparisons),
+                        ("phase_boundary", a.boundary), ("survival", survival_table(ttc, axes))]:
         paths[name] = dest / f"{name}.csv"
         table.to_csv(paths[name], index=False)
 
@@ -107,10 +131,10 @@ def build_report(out_dir, criterion: CollapseConfig | str | None = None, *, seed
         body = [H.paragraph(f"No rows yet: {out_dir / 'metrics'} holds no finished generation. "
                             f"The sweep has {n_cells} chains; rebuild this report once they have started.")]
     else:
-        paths.update(_figures(rows, ttc, summary, boundary, axes, G, crit, dest, seed, metrics))
+        paths.update(_figures(rows, ttc, summary, a.boundary, axes, G, crit, dest, seed, metrics))
         if (grid_png := plot_image_grids(out_dir, ttc, axes, dest / "samples.png")) is not None:
             paths["samples"] = grid_png
-        body = [_answer_section(comparisons, cfg)] + _body(rows, ttc, summary, thresholds, axes, crit, n_cells, paths)
+        body = [_answer_section(a.comparisons, cfg)] + _body(rows, ttc, summary, thresholds, axes, crit, n_cells, paths)
         if search is not None:
             body.insert(2, H.section("Adaptive refinement (search.method: threshold)",
                                      H.paragraph(_search_note(cfg), "note"), H.table(search_table(search))))
@@ -123,22 +147,23 @@ def build_report(out_dir, criterion: CollapseConfig | str | None = None, *, seed
 
 
 def summary_text(out_dir, criterion: CollapseConfig | str | None = None, rows: pd.DataFrame | None = None,
-                 comparisons: pd.DataFrame | None = None, thresholds: pd.DataFrame | None = None) -> str:
+                 analysis: Analysis | None = None) -> str:
     """A few lines for the console: the comparisons' answer, median generation of collapse per ratio x
-    series, thresholds. `comparisons` and `thresholds`: those build_report just wrote for the same
-    rows and criterion, so that they are not computed twice (the comparisons are most of a report's time)."""
+    series, thresholds. `analysis`: the `analyse` build_report just used for the same rows and
+    criterion, so that nothing is computed twice (the comparisons are most of a report's time)."""
     cfg, rows = load_run(Path(out_dir), rows)
-    crit = resolve_criterion(criterion, cfg, rows)
+    crit = resolve_criterion(criterion, cfg, rows) if analysis is None else analysis.criterion
     axes = list(cfg.grid)
-    ttc = time_to_collapse(rows, crit, cfg.generations, axes)
+    ttc = time_to_collapse(rows, crit, cfg.generations, axes) if analysis is None else analysis.ttc
     if ttc.empty:
         return f"{out_dir}: no rows yet (0 of {_n_cells(cfg.grid)} chains started)"
     summary = summarize(ttc, axes, interval=False)
-    if thresholds is None:
+    if analysis is None:
         thresholds = collapse_thresholds(ttc, axes, horizon=cfg.generations,
                                          margins=chain_margins(rows, crit, cfg.generations, axes))
-    if comparisons is None:
         comparisons = comparisons_of(cfg, rows, ttc, crit)
+    else:
+        thresholds, comparisons = analysis.thresholds, analysis.comparisons
     lines = [answer(comparisons, cfg.analysis.baseline), "",
              f"collapse: {format_criterion(crit)}  ({describe_criterion(crit)})",
              f"median generation of collapse over seeds (N+ = none seen by N: censored; G = {cfg.generations})",
