@@ -87,13 +87,23 @@ def nested_pvalue(bad, sizes, alpha: float = 1.0) -> float:
     mass[0] = 1.0
     hit = 0.0
     edge = observed * (1 + 1e-9)  # ties in floating point count as reaching the observed value
-    sums = np.arange(total + 1)
-    for n, end in zip(sizes, ends):
+    for n, end, first in zip(sizes, ends, _first_reached(ends, edge)):
         mass = np.convolve(mass, comb(n, np.arange(n + 1)) * 0.5 ** n)[: total + 1]
-        reached = _tail(sums[: end + 1], end) <= edge
-        hit += mass[: end + 1][reached].sum()
-        mass[: end + 1][reached] = 0.0
+        hit += mass[first: end + 1].sum()
+        mass[first: end + 1] = 0.0
     return float(min(1.0, hit))
+
+
+def _first_reached(ends: np.ndarray, edge: float) -> np.ndarray:
+    """Per n of `ends`, the smallest running sum k with P(Binomial(n, 1/2) >= k) <= edge (n + 1 if
+    none): the tail falls with k, so the sums that reach the statistic are k >= it. A bisection over
+    every n at once; the tail of every sum at every ratio cost 0.13 s per thresholds table (measured)."""
+    lo, hi = np.zeros_like(ends), ends + 1  # P(X >= n + 1) = 0: hi always reaches
+    while np.any(lo < hi):
+        mid = (lo + hi) // 2
+        reached = _tail(mid, ends) <= edge
+        hi, lo = np.where(reached, mid, hi), np.where(reached, lo, mid + 1)
+    return lo
 
 
 def confidence_set(ratios, collapsed, level: float = 0.95) -> tuple[float, float]:
