@@ -130,14 +130,19 @@ def _report(out: Path, criterion: str | None, got=None) -> int:
     print(report.summary_text(out, criterion, rows=got, analysis=made))
     for name, path in paths.items():
         print(f"  {name:<20} {path}")
-    if "mlflow" in cfg.loggers:  # the sweep's answer beside its chains' runs
+    trackers = [name for name in ("mlflow", "wandb") if name in cfg.loggers]
+    if trackers:  # the sweep's answer beside its chains' runs
         import pandas as pd
 
         from autophagy.orchestrator import sweep_tracking
 
         tables = {name: pd.read_csv(paths[name]) for name in ("thresholds", "comparisons") if name in paths}
-        run_id = sweep_tracking.log_sweep(cfg, out, paths, tables)
-        print(f"  {'mlflow run':<20} {run_id} ({sweep_tracking.mlflow_uri(out)})")
+        if "mlflow" in trackers:
+            run_id = sweep_tracking.log_sweep(cfg, out, paths, tables)
+            print(f"  {'mlflow run':<20} {run_id} ({sweep_tracking.mlflow_uri(out)})")
+        if "wandb" in trackers:
+            run_id = sweep_tracking.log_sweep_wandb(cfg, out, paths, tables)
+            print(f"  {'wandb run':<20} {run_id} ({out / 'wandb'})")
     return 0
 
 

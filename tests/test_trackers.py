@@ -150,3 +150,41 @@ def test_report_logs_the_sweeps_answer_to_one_mlflow_run_and_a_rerun_updates_it(
     assert sorted(logged["mitigation"]) == sorted(on_disk["mitigation"])
     compared = table("comparisons.json")
     assert compared["series"].tolist() == ["accumulate"]
+
+
+@pytest.mark.skipif(not WANDB, reason="wandb is not installed (pip install 'autophagy[wandb]')")
+def test_report_logs_the_sweeps_answer_to_one_wandb_run_offline(tmp_path, monkeypatch, capsys):
+    """As the MLflow test above, read back from W&B's offline files: the tables as its JSON table
+    files, the config, the report as an artifact; a second report resumes the same run id."""
+    from autophagy import cli, sweepfile
+    from autophagy.orchestrator.sweep_tracking import wandb_sweep_id
+    from test_analysis_report import make_run
+
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.delenv("WANDB_PROJECT", raising=False)
+    cfg, _ = make_run(tmp_path)
+    cfg = sweepfile.from_dict({**cfg.to_dict(), "loggers": ["wandb"]})
+    sweepfile.dump(cfg, tmp_path / "config.yaml")
+    for _ in range(2):
+        assert cli.main(["report", str(tmp_path)]) == 0
+    assert "wandb run" in capsys.readouterr().out
+
+    runs = sorted((tmp_path / "wandb").glob("offline-run-*"))
+    assert len(runs) == 2 and {r.name.split("-", 3)[3] for r in runs} == {wandb_sweep_id(cfg.name)}  # one run id
+    last = runs[-1]
+    # wandb 0.31 has no Python reader of its record file (its core is Go): its protobuf strings are
+    # read as bytes. The config, the job type, the group and the report's files are in it.
+    (records,) = last.glob("run-*.wandb")
+    raw = records.read_bytes()
+    for text in ("collapse", "generations", "sweep", cfg.name, "report.html", "phase_diagram.png", "config.yaml"):
+        assert text.encode() in raw, text
+
+    def table(name):
+        (path,) = (last / "files" / "media" / "table").glob(f"{name}_*.table.json")
+        data = json.loads(path.read_text())
+        return pd.DataFrame(data["data"], columns=data["columns"])
+
+    on_disk = pd.read_csv(tmp_path / "analysis" / "thresholds.csv")
+    logged = table("thresholds")
+    assert list(logged.columns) == list(on_disk.columns) and sorted(logged["mitigation"]) == sorted(on_disk["mitigation"])
+    assert table("comparisons")["series"].tolist() == ["accumulate"]

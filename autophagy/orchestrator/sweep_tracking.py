@@ -1,4 +1,4 @@
-"""The sweep's own MLflow run: its answer where a team already looks (`loggers` listing mlflow).
+"""The sweep's own tracker run: its answer where a team already looks (`loggers` listing mlflow or wandb).
 
 The end of `autophagy run` and every `autophagy report` log, into the sweep's experiment (its name),
 one run tagged `autophagy.role = sweep`: the config as params (dotted keys), thresholds.csv and
@@ -6,11 +6,17 @@ comparisons.csv as tables (`log_table`), report.html and the phase diagram as ar
 run (trackers.py) is its child (`mlflow.parentRunId`), so the UI groups them. A report rebuilt later
 updates that run, found by its tag: the tables are replaced, not appended to (log_table appends to an
 existing file, so the old one is deleted first). Imports no Ray: `autophagy report` runs without it.
+
+W&B (`log_sweep_wandb`): one run of id `<sweep name>-sweep`, job type `sweep`, in the group of the
+sweep's name that its chains' runs join (trackers.py): the config, the tables as `wandb.Table`s, and
+report.html with the phase diagram as an artifact. Offline into DIR/wandb unless WANDB_MODE says
+otherwise; each report resumes the same id, so a synced project shows one sweep run, at its latest.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -65,6 +71,37 @@ def log_sweep(cfg, out: Path, paths: dict[str, Path], tables: dict[str, pd.DataF
             client.log_artifact(run_id, str(paths[name]))
     client.log_artifact(run_id, str(Path(out) / "config.yaml"))
     client.set_terminated(run_id, "FINISHED")
+    return run_id
+
+
+def wandb_sweep_id(name: str) -> str:
+    """The sweep's W&B run id: its name in the characters W&B takes, then `-sweep` (a chain's run id
+    is its chain id, which never ends so)."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", name)[:100] + "-sweep"
+
+
+def log_sweep_wandb(cfg, out: Path, paths: dict[str, Path], tables: dict[str, pd.DataFrame]) -> str:
+    """Log (or update) the sweep's W&B run; returns its id. Arguments as log_sweep's."""
+    import wandb
+
+    run_id = wandb_sweep_id(cfg.name)
+    run = wandb.init(project=os.environ.get("WANDB_PROJECT") or cfg.name, id=run_id, name=f"{cfg.name} (sweep)",
+                     resume="allow", group=cfg.name, job_type="sweep", dir=str(out), config=cfg.to_dict(),
+                     mode=os.environ.get("WANDB_MODE", "offline"), reinit="create_new")
+    try:
+        # NaN and inf as None: a W&B table cell is JSON
+        run.log({name: wandb.Table(dataframe=table.astype(object).where(table.notna() & ~table.isin([float("inf"),
+                                                                                                    float("-inf")]),
+                                                                           None))
+                 for name, table in tables.items()})
+        artifact = wandb.Artifact(f"{run_id}-report", type="report")
+        for name in ("report", "phase_diagram"):
+            if name in paths:
+                artifact.add_file(str(paths[name]))
+        artifact.add_file(str(Path(out) / "config.yaml"))
+        run.log_artifact(artifact)
+    finally:
+        run.finish()
     return run_id
 
 

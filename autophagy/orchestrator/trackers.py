@@ -116,8 +116,8 @@ def _wandb():
 
     class WandB(WandbLoggerCallback):
         def __init__(self, out: Path, project: str, cells: dict[str, dict]):
-            super().__init__(project=os.environ.get("WANDB_PROJECT") or project,
-                             mode=os.environ.get("WANDB_MODE", "offline"), dir=str(out))
+            super().__init__(project=os.environ.get("WANDB_PROJECT") or project, group=project,  # the sweep's
+                             mode=os.environ.get("WANDB_MODE", "offline"), dir=str(out))  # run joins it too
             self.cells = cells
 
         def setup(self, *args, **kwargs):
