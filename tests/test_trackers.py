@@ -121,17 +121,9 @@ def test_report_logs_the_sweeps_answer_to_one_mlflow_run_and_a_rerun_updates_it(
     """No Ray: a finished run's directory (test_analysis_report.make_run) with loggers [mlflow], reported twice."""
     from mlflow.tracking import MlflowClient
 
-    from autophagy import cli, sweepfile
-    from test_analysis_report import make_run
-
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
-    cfg, _ = make_run(tmp_path)
-    cfg = sweepfile.from_dict({**cfg.to_dict(), "loggers": ["mlflow"]})
-    sweepfile.dump(cfg, tmp_path / "config.yaml")
-    for _ in range(2):
-        assert cli.main(["report", str(tmp_path)]) == 0
-    assert "mlflow run" in capsys.readouterr().out
+    cfg = _reported_twice(tmp_path, "mlflow", capsys)
 
     client = MlflowClient(tracking_uri=(tmp_path / "mlruns").as_uri())
     experiment = client.get_experiment_by_name(cfg.name).experiment_id
@@ -156,18 +148,11 @@ def test_report_logs_the_sweeps_answer_to_one_mlflow_run_and_a_rerun_updates_it(
 def test_report_logs_the_sweeps_answer_to_one_wandb_run_offline(tmp_path, monkeypatch, capsys):
     """As the MLflow test above, read back from W&B's offline files: the tables as its JSON table
     files, the config, the report as an artifact; a second report resumes the same run id."""
-    from autophagy import cli, sweepfile
     from autophagy.orchestrator.sweep_tracking import wandb_sweep_id
-    from test_analysis_report import make_run
 
     monkeypatch.delenv("WANDB_MODE", raising=False)
     monkeypatch.delenv("WANDB_PROJECT", raising=False)
-    cfg, _ = make_run(tmp_path)
-    cfg = sweepfile.from_dict({**cfg.to_dict(), "loggers": ["wandb"]})
-    sweepfile.dump(cfg, tmp_path / "config.yaml")
-    for _ in range(2):
-        assert cli.main(["report", str(tmp_path)]) == 0
-    assert "wandb run" in capsys.readouterr().out
+    cfg = _reported_twice(tmp_path, "wandb", capsys)
 
     runs = sorted((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == 2 and {r.name.split("-", 3)[3] for r in runs} == {wandb_sweep_id(cfg.name)}  # one run id
@@ -188,3 +173,18 @@ def test_report_logs_the_sweeps_answer_to_one_wandb_run_offline(tmp_path, monkey
     logged = table("thresholds")
     assert list(logged.columns) == list(on_disk.columns) and sorted(logged["mitigation"]) == sorted(on_disk["mitigation"])
     assert table("comparisons")["series"].tolist() == ["accumulate"]
+
+
+def _reported_twice(tmp_path, logger: str, capsys):
+    """A finished run's directory (test_analysis_report.make_run) with `loggers: [logger]`, reported
+    twice by the CLI; its config."""
+    from autophagy import cli
+    from test_analysis_report import make_run
+
+    cfg, _ = make_run(tmp_path)
+    cfg = sweepfile.from_dict({**cfg.to_dict(), "loggers": [logger]})
+    sweepfile.dump(cfg, tmp_path / "config.yaml")
+    for _ in range(2):
+        assert cli.main(["report", str(tmp_path)]) == 0
+    assert f"{logger} run" in capsys.readouterr().out
+    return cfg
