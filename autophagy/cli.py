@@ -132,11 +132,9 @@ def _report(out: Path, criterion: str | None, got=None) -> int:
         print(f"  {name:<20} {path}")
     trackers = [name for name in ("mlflow", "wandb") if name in cfg.loggers]
     if trackers:  # the sweep's answer beside its chains' runs
-        import pandas as pd
-
         from autophagy.orchestrator import sweep_tracking
 
-        tables = {name: pd.read_csv(paths[name]) for name in ("thresholds", "comparisons") if name in paths}
+        tables = {"thresholds": made.thresholds, "comparisons": made.comparisons}  # as their CSVs hold them
         if "mlflow" in trackers:
             run_id = sweep_tracking.log_sweep(cfg, out, paths, tables)
             print(f"  {'mlflow run':<20} {run_id} ({sweep_tracking.mlflow_uri(out)})")

@@ -152,18 +152,11 @@ def summary_text(out_dir, criterion: CollapseConfig | str | None = None, rows: p
     series, thresholds. `analysis`: the `analyse` build_report just used for the same rows and
     criterion, so that nothing is computed twice (the comparisons are most of a report's time)."""
     cfg, rows = load_run(Path(out_dir), rows)
-    crit = resolve_criterion(criterion, cfg, rows) if analysis is None else analysis.criterion
-    axes = list(cfg.grid)
-    ttc = time_to_collapse(rows, crit, cfg.generations, axes) if analysis is None else analysis.ttc
+    a = analyse(cfg, rows, criterion, read_search_log(Path(out_dir))) if analysis is None else analysis
+    crit, ttc, thresholds, comparisons, axes = a.criterion, a.ttc, a.thresholds, a.comparisons, list(cfg.grid)
     if ttc.empty:
         return f"{out_dir}: no rows yet (0 of {_n_cells(cfg.grid)} chains started)"
     summary = summarize(ttc, axes, interval=False)
-    if analysis is None:
-        thresholds = collapse_thresholds(ttc, axes, horizon=cfg.generations,
-                                         margins=chain_margins(rows, crit, cfg.generations, axes))
-        comparisons = comparisons_of(cfg, rows, ttc, crit)
-    else:
-        thresholds, comparisons = analysis.thresholds, analysis.comparisons
     lines = [answer(comparisons, cfg.analysis.baseline), "",
              f"collapse: {format_criterion(crit)}  ({describe_criterion(crit)})",
              f"median generation of collapse over seeds (N+ = none seen by N: censored; G = {cfg.generations})",

@@ -89,11 +89,7 @@ def log_sweep_wandb(cfg, out: Path, paths: dict[str, Path], tables: dict[str, pd
                      resume="allow", group=cfg.name, job_type="sweep", dir=str(out), config=cfg.to_dict(),
                      mode=os.environ.get("WANDB_MODE", "offline"), reinit="create_new")
     try:
-        # NaN and inf as None: a W&B table cell is JSON
-        run.log({name: wandb.Table(dataframe=table.astype(object).where(table.notna() & ~table.isin([float("inf"),
-                                                                                                    float("-inf")]),
-                                                                           None))
-                 for name, table in tables.items()})
+        run.log({name: wandb.Table(dataframe=_json_cells(table)) for name, table in tables.items()})
         artifact = wandb.Artifact(f"{run_id}-report", type="report")
         for name in ("report", "phase_diagram"):
             if name in paths:
@@ -103,6 +99,12 @@ def log_sweep_wandb(cfg, out: Path, paths: dict[str, Path], tables: dict[str, pd
     finally:
         run.finish()
     return run_id
+
+
+def _json_cells(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with NaN and ±inf as None: a W&B table cell is JSON, which has neither."""
+    finite = table.notna() & ~table.isin([float("inf"), float("-inf")])
+    return table.astype(object).where(finite, None)
 
 
 def _flat(d: dict, prefix: str = "") -> dict[str, str]:
