@@ -17,21 +17,19 @@ sweep still running. The names docs/api.md lists are stable; anything else is pr
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
-from matplotlib.figure import Figure
 
 from autophagy import status as _status
-from autophagy.analysis import report as _report
-from autophagy.analysis.phase_boundary import phase_boundary as _phase_boundary
-from autophagy.analysis.plots.metric_curves import metric_curves_figure as _metric_curves_figure
-from autophagy.analysis.plots.phase_diagram import plot_phase_diagram as _plot_phase_diagram
-from autophagy.analysis.plots.survival_curves import plot_survival as _plot_survival
-from autophagy.analysis.summary import summarize as _summarize
-from autophagy.analysis.margin import chain_margins as _chain_margins
-from autophagy.analysis.threshold import collapse_thresholds as _collapse_thresholds
-from autophagy.analysis.time_to_collapse import time_to_collapse as _time_to_collapse
 from autophagy.config import CollapseConfig, SweepConfig
+from autophagy.run_dir import load_run as _load_run
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+# The analysis (statsmodels, scipy) and the figures (matplotlib) load on first use, inside the methods:
+# `autophagy.open(DIR).chains` then imports pandas and pyarrow only (2,050 chains: BENCHMARKS.md).
 
 __all__ = ["Run", "open"]
 
@@ -51,7 +49,7 @@ class Run:
     def __init__(self, path: str | Path):
         self.path: Path = Path(path)
         self.config: SweepConfig
-        self.config, self._rows = _report.load_run(self.path)
+        self.config, self._rows = _load_run(self.path)
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r}: {self.config.name}, {self._rows['chain_id'].nunique()} chains with rows)"
@@ -74,7 +72,7 @@ class Run:
 
     def refresh(self) -> Run:
         """Reread the rows (a sweep still running); returns self."""
-        self.config, self._rows = _report.load_run(self.path)
+        self.config, self._rows = _load_run(self.path)
         return self
 
     def status(self) -> dict:
@@ -83,54 +81,75 @@ class Run:
 
     def criterion(self, criterion: Criterion = None) -> CollapseConfig:
         """The collapse criterion that applies: the one given (checked against the rows), else the sweep's."""
-        return _report.resolve_criterion(criterion, self.config, self._rows)
+        from autophagy.analysis.report import resolve_criterion
+
+        return resolve_criterion(criterion, self.config, self._rows)
 
     def time_to_collapse(self, criterion: Criterion = None) -> pd.DataFrame:
         """One row per started chain: axes, time_to_collapse, censored, collapsed, last_generation, ..."""
-        return _time_to_collapse(self._rows, self.criterion(criterion), self.config.generations, self.axes)
+        from autophagy.analysis.time_to_collapse import time_to_collapse
+
+        return time_to_collapse(self._rows, self.criterion(criterion), self.config.generations, self.axes)
 
     def thresholds(self, horizon: int | None = None, criterion: Criterion = None) -> pd.DataFrame:
         """Per series: the ratio where collapse within `horizon` generations (default G) becomes likely,
         the model-based estimate and interval, and the exact interval as cross-check (thresholds.csv)."""
+        from autophagy.analysis.threshold import collapse_thresholds
+
         horizon = self.config.generations if horizon is None else horizon
-        return _collapse_thresholds(self.time_to_collapse(criterion), self.axes, horizon=horizon,
+        return collapse_thresholds(self.time_to_collapse(criterion), self.axes, horizon=horizon,
                                     margins=self._margins(criterion))
 
     def phase_boundary(self, criterion: Criterion = None) -> pd.DataFrame:
         """The threshold at every horizon 1..G (phase_boundary.csv)."""
-        return _phase_boundary(self.time_to_collapse(criterion), self.axes, self.config.generations,
+        from autophagy.analysis.phase_boundary import phase_boundary
+
+        return phase_boundary(self.time_to_collapse(criterion), self.axes, self.config.generations,
                                margins=self._margins(criterion))
 
     def _margins(self, criterion: Criterion = None) -> pd.DataFrame | None:
         """Each chain's margin by every horizon (analysis/margin.py), which the model thresholds use."""
-        return _chain_margins(self._rows, self.criterion(criterion), self.config.generations, self.axes) \
+        from autophagy.analysis.margin import chain_margins
+
+        return chain_margins(self._rows, self.criterion(criterion), self.config.generations, self.axes) \
             if len(self._rows) else None
 
     def summary(self, criterion: Criterion = None) -> pd.DataFrame:
         """One row per cell: median time to collapse with its distribution-free interval (summary.csv)."""
-        grid = self.config.grid if _report.read_search_log(self.path) is None else None
-        return _summarize(self.time_to_collapse(criterion), self.axes, grid=grid)
+        from autophagy.analysis.report import read_search_log
+        from autophagy.analysis.summary import summarize
+
+        grid = self.config.grid if read_search_log(self.path) is None else None
+        return summarize(self.time_to_collapse(criterion), self.axes, grid=grid)
 
     def compare(self, baseline: str | None = None, pairs: str | None = None, criterion: Criterion = None) -> pd.DataFrame:
         """Each series against `baseline` (default: the sweep's analysis.baseline, "none"), paired by seed;
         pairs="all" for every pair (comparisons.csv)."""
+        from autophagy.analysis.report import comparisons_of
+
         crit = self.criterion(criterion)
-        return _report.comparisons_of(self.config, self._rows, self.time_to_collapse(crit), crit,
+        return comparisons_of(self.config, self._rows, self.time_to_collapse(crit), crit,
                                       baseline=baseline, pairs=pairs)
 
     def phase_diagram(self, criterion: Criterion = None, seed: int = 0) -> Figure:
         """Time to collapse against ratio per series, with the phase boundary; a Figure, not saved."""
+        from autophagy.analysis.phase_boundary import phase_boundary
+        from autophagy.analysis.plots.phase_diagram import plot_phase_diagram
+        from autophagy.analysis.summary import summarize
+
         crit = self.criterion(criterion)
         ttc = self._started(crit)
-        summary = _summarize(ttc, self.axes, interval=False)
-        boundary = _phase_boundary(ttc, self.axes, self.config.generations)
-        return _plot_phase_diagram(ttc, summary, self.axes, self.config.generations, crit, None, seed=seed,
+        summary = summarize(ttc, self.axes, interval=False)
+        boundary = phase_boundary(ttc, self.axes, self.config.generations)
+        return plot_phase_diagram(ttc, summary, self.axes, self.config.generations, crit, None, seed=seed,
                                    boundary=boundary)
 
     def survival_plot(self, criterion: Criterion = None) -> Figure:
         """Kaplan–Meier survival per cell; a Figure, not saved."""
+        from autophagy.analysis.plots.survival_curves import plot_survival
+
         crit = self.criterion(criterion)
-        return _plot_survival(self._started(crit), self.axes, self.config.generations, crit, None)
+        return plot_survival(self._started(crit), self.axes, self.config.generations, crit, None)
 
     def metric_curves(self, metric: str | None = None, criterion: Criterion = None) -> Figure:
         """A metric (default: the criterion's) against generation per series; a Figure, not saved."""
@@ -138,7 +157,9 @@ class Run:
         metric = metric or crit.metric
         if metric not in self._rows.columns:
             raise ValueError(f"{self.path}: unknown metric column {metric!r}")
-        return _metric_curves_figure(self._rows, self.axes, metric, crit)
+        from autophagy.analysis.plots.metric_curves import metric_curves_figure
+
+        return metric_curves_figure(self._rows, self.axes, metric, crit)
 
     def _started(self, crit: CollapseConfig) -> pd.DataFrame:
         ttc = self.time_to_collapse(crit)

@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from autophagy import config, grid, preflight, rows, sweepfile
+from autophagy import config, grid, preflight, rows, run_dir, sweepfile
 
 
 def _load(args) -> config.SweepConfig:
@@ -84,7 +84,7 @@ def cmd_compare(args) -> int:
     from autophagy.analysis import compare, report
     from autophagy.analysis.time_to_collapse import time_to_collapse
 
-    cfg, got = report.load_run(Path(args.dir))
+    cfg, got = run_dir.load_run(Path(args.dir))
     crit = report.resolve_criterion(args.criterion, cfg, got)
     ttc = time_to_collapse(got, crit, cfg.generations, list(cfg.grid))
     table = report.comparisons_of(cfg, got, ttc, crit, baseline=args.baseline, pairs="all" if args.all else None)
@@ -124,7 +124,7 @@ def _report(out: Path, criterion: str | None, got=None) -> int:
     """Build DIR's report and print its summary, from one read of the rows and one analysis."""
     from autophagy.analysis import report
 
-    cfg, got = report.load_run(out, got)
+    cfg, got = run_dir.load_run(out, got)
     made = report.analyse(cfg, got, criterion, report.read_search_log(out))
     paths = report.build_report(out, criterion, rows=got, analysis=made)
     print(report.summary_text(out, criterion, rows=got, analysis=made))

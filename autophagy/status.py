@@ -23,12 +23,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from autophagy import grid, rows, sweepfile
+from autophagy import grid
 from autophagy.config import SweepConfig
+from autophagy.run_dir import load_run
 from autophagy.orchestrator.lock import read_record, stale
 
 STATES = ("running", "stopped", "finished")
 CHAIN_STATUSES = ("done", "running", "failed", "not started")
+COLUMNS = ("chain_id", "generation", "status", "worker", "error", "finished_at")  # what status reads of the rows
 
 
 def expected_cells(out_dir: Path, cfg: SweepConfig) -> list[dict]:
@@ -105,11 +107,9 @@ def driver(out_dir: Path) -> dict | None:
 def status(out_dir: Path, cfg: SweepConfig | None = None, got: pd.DataFrame | None = None) -> dict:
     """The sweep's state as plain data (what `autophagy status --json` prints)."""
     out_dir = Path(out_dir)
-    path = out_dir / "config.yaml"
-    if not path.is_file():
-        raise FileNotFoundError(f"{out_dir}: not a sweep directory (no config.yaml)")
-    cfg = cfg or sweepfile.load(path)
-    got = rows.read_rows(out_dir, rows.schema(cfg)) if got is None else got
+    if cfg is None or got is None:
+        loaded, got = load_run(out_dir, got, columns=COLUMNS)
+        cfg = cfg or loaded
     chains = chain_table(out_dir, cfg, got)
     lock = driver(out_dir)
     if not chains["status"].isin(["running", "not started"]).any():

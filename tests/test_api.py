@@ -80,6 +80,19 @@ def test_import_autophagy_stays_light():
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
 
 
+def test_opening_a_run_and_counting_its_chains_loads_no_analysis_or_figures(tmp_path):
+    """`autophagy.open(DIR).chains` and `autophagy status` import neither the analysis (statsmodels,
+    scipy) nor matplotlib: on 2,050 chains that is a second of their two (BENCHMARKS.md)."""
+    make_run(tmp_path)
+    code = ("import sys, autophagy; from autophagy import cli, status; run = autophagy.open(sys.argv[1]); "
+            "assert (run.chains['status'] == 'done').all(); assert status.status(run.path)['state'] == 'finished'; "
+            "heavy = {m.split('.')[0] for m in sys.modules} & {'ray', 'matplotlib', 'statsmodels', 'scipy', 'torch'}; "
+            "assert not heavy, heavy; run.thresholds(); assert 'statsmodels' in sys.modules; print('ok')")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=120,
+                          cwd=ROOT)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
 def test_the_example_runs_on_a_finished_run(tmp_path):
     (tmp_path / "run").mkdir()
     make_run(tmp_path / "run")

@@ -166,3 +166,18 @@ def test_read_rows_unifies_files_written_before_a_column_existed(tmp_path):
         assert df[["chain_id", "generation"]].values.tolist() == sorted(df[["chain_id", "generation"]].values.tolist())
     assert list(rows.read_rows(tmp_path, full).columns) == full.names
     assert rows.read_rows(tmp_path / "nothing").columns.tolist() == ["chain_id", "generation"]
+
+
+def test_read_rows_reads_only_the_columns_asked_for_and_the_key(tmp_path):
+    """status reads 6 columns of 27: the same values as the full read, keyed and sorted the same; a
+    column the schema lacks (an older sweep) is left out, not an error."""
+    cfg = _cfg(**{"grid.ratio": [0.0, 1.0]})
+    full = rows.schema(cfg)
+    for cell in grid.cells(cfg):
+        rows.ChainRows(tmp_path / "metrics", cell.chain_id, full).put(
+            *({**_row(cell, g), "worker": f"w{g}"} for g in (1, 0)))
+    wanted = ["status", "worker", "no_such_column"]
+    some = rows.read_rows(tmp_path, full, columns=wanted)
+    assert some.columns.tolist() == ["chain_id", "generation", "status", "worker"]
+    pd.testing.assert_frame_equal(some, rows.read_rows(tmp_path, full)[some.columns.tolist()])
+    assert rows.read_rows(tmp_path / "nothing", columns=["status"]).columns.tolist() == ["chain_id", "generation", "status"]

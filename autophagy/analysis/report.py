@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from autophagy import config, sweepfile
+from autophagy import config
 from autophagy.analysis import report_html as H
 from autophagy.analysis.axes import label, metric_columns
 from autophagy.analysis.compare import answer, compare
@@ -45,16 +45,7 @@ from autophagy.analysis.margin import chain_margins
 from autophagy.analysis.threshold import collapse_thresholds
 from autophagy.analysis.time_to_collapse import time_to_collapse
 from autophagy.config import CollapseConfig
-from autophagy.rows import read_rows, schema
-
-
-def load_run(out_dir: Path, rows: pd.DataFrame | None = None) -> tuple[config.SweepConfig, pd.DataFrame]:
-    """(resolved config, every row so far) of a run directory; `rows` already read are used as they are."""
-    path = Path(out_dir) / "config.yaml"
-    if not path.is_file():
-        raise FileNotFoundError(f"{out_dir}: not a sweep directory (no config.yaml)")
-    cfg = sweepfile.load(path)
-    return cfg, read_rows(out_dir, schema(cfg)) if rows is None else rows
+from autophagy.run_dir import load_run
 
 
 def resolve_criterion(criterion: CollapseConfig | str | None, cfg: config.SweepConfig,

@@ -30,7 +30,8 @@ from autophagy.analysis.claims import CLAIMS, SELECTION
 from autophagy.analysis.compare import ALPHA, holm, mean_difference, metric_difference, seeds_needed
 from autophagy.analysis.criterion import describe_criterion, format_criterion
 from autophagy.analysis.intervals import SEEDS_FOR_MEDIAN, median_interval, ratio_interval
-from autophagy.analysis.report import comparisons_of, load_run, resolve_criterion
+from autophagy.analysis.report import comparisons_of, resolve_criterion
+from autophagy.run_dir import load_run
 from autophagy.analysis.summary import format_ttc, summarize
 from autophagy.analysis.margin import chain_margins
 from autophagy.analysis.threshold import collapse_thresholds

@@ -11,14 +11,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import digamma, gammaln
 
 from autophagy.metrics.distances import as_points, nearest
 
 
 def log_unit_ball_volume(d: int) -> float:
     """log c_d, c_d = pi^(d/2) / Gamma(d/2 + 1): the volume of the d-dimensional unit ball."""
-    return d / 2 * math.log(math.pi) - float(gammaln(d / 2 + 1))
+    return d / 2 * math.log(math.pi) - math.lgamma(d / 2 + 1)
 
 
 def kozachenko_leonenko(x, k: int = 5, min_distance: float = 0.0) -> float:
@@ -29,6 +28,9 @@ def kozachenko_leonenko(x, k: int = 5, min_distance: float = 0.0) -> float:
     Duplicated points give r_k = 0 and H = -inf once a point has k copies. `min_distance` floors
     r_k at the data's resolution (quantised pixels: half a grey level), which keeps the value
     finite and says "no closer than we can measure"; 0 keeps the plain estimator."""
+    from scipy.special import digamma  # here, not at the top: the gmm backend's config (every
+    # `autophagy status` of a gmm sweep) imports this module, and scipy.special costs it 0.17 s
+
     x = as_points(x)
     n, d = x.shape
     if not 1 <= k < n:
