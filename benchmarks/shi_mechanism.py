@@ -1,7 +1,7 @@
 """docs/results_shi.md from the rows of sweeps/shi_digits.yaml: Shi et al.'s transition from
 generalization to memorization, checked on from-scratch chains on the bundled digits.
 
-    python benchmarks/shi_mechanism.py              # runs the sweep first if runs/shi_digits has no rows
+    python benchmarks/shi_mechanism.py              # runs the sweep first if runs/shi_digits_10seeds has no rows
     python benchmarks/shi_mechanism.py --rows DIR --out PAGE
 
 Per N, mitigation and generation: mean over seeds (min..max) of the training set's pixel entropy,
@@ -152,7 +152,7 @@ def page(df: pd.DataFrame, rows: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rows", default="runs/shi_digits")
+    parser.add_argument("--rows", default="runs/shi_digits_10seeds")
     parser.add_argument("--out", default="docs/results_shi.md")
     args = parser.parse_args(argv)
     rows = Path(args.rows)
