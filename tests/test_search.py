@@ -34,32 +34,6 @@ def searched(ray_local, tmp_path_factory):
     return out
 
 
-def test_a_grid_hands_each_trial_its_cell_in_order_and_resumes_what_was_not_handed_out(tmp_path):
-    """grid_search.GridSearch, a grid sweep's Tune searcher: each suggestion is the whole cell, once,
-    in grid order; a searcher restored from its checkpoint (a resumed driver) hands out only the
-    rest, then says FINISHED; a trial id it never issued changes nothing."""
-    from ray.tune.search import Searcher
-
-    from autophagy import grid
-    from autophagy.orchestrator.grid_search import GridSearch
-
-    cells = grid.cells(_cfg(**{"search.method": "grid"}))
-    first = GridSearch(cells)
-    got = [first.suggest(f"t{i}") for i in range(3)]
-    assert [g["chain"] for g in got] == [c.chain_id for c in cells[:3]]
-    assert [grid.Cell.from_dict(g["cell"]) for g in got] == cells[:3]
-    first.on_trial_complete("t0")
-    first.on_trial_complete("never issued")
-    first.save(str(tmp_path / "state.json"))
-
-    again = GridSearch(cells)
-    again.restore(str(tmp_path / "state.json"))
-    assert again.finished == {cells[0].chain_id}
-    rest = [again.suggest(f"u{i}") for i in range(len(cells) - 3)]
-    assert [r["chain"] for r in rest] == [c.chain_id for c in cells[3:]]
-    assert again.suggest("last") == Searcher.FINISHED
-
-
 def test_rounds_add_new_training_mixes_with_every_seed(searched):
     cfg = sweepfile.load(searched / "config.yaml")
     log = json.loads((searched / "search.json").read_text())

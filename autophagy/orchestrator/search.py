@@ -21,7 +21,7 @@ The threshold target is driven by the model-based interval (analysis/threshold.p
 model_high: the margin model, from every chain's margin by G).
 
 Tune still schedules, packs, retries and resumes every chain: this class only says which chain
-comes next (`suggest`, grid_search.GridSearch's, as a grid sweep's). Its state goes into Tune's experiment checkpoint (`save`/`restore`), so
+comes next (`suggest`). Its state goes into Tune's experiment checkpoint (`save`/`restore`), so
 `--resume` after a dead driver continues the search where it stood, and a chain counts as
 finished when its trial completed or its rows on disk end it (all G+1 generations, a divergence,
 or a failed row), so no finished chain runs again. DIR/search.json holds every chain and round,
@@ -35,6 +35,7 @@ import os
 from pathlib import Path
 
 import pandas as pd
+from ray.tune.search import Searcher
 
 from autophagy import grid, rows
 from autophagy.analysis.axes import label, series_axes
@@ -43,7 +44,6 @@ from autophagy.analysis.margin import chain_margins
 from autophagy.analysis.refine import compare_round, decide, ratio_differences
 from autophagy.analysis.threshold import collapse_thresholds
 from autophagy.analysis.time_to_collapse import time_to_collapse
-from autophagy.orchestrator.grid_search import GridSearch
 
 
 def round_zero(cfg) -> list[grid.Cell]:
@@ -55,14 +55,16 @@ def round_zero(cfg) -> list[grid.Cell]:
     return cells
 
 
-class ThresholdSearch(GridSearch):
-    """GridSearch (grid_search.py: Tune's side, suggest/save/restore) that plans rounds on top."""
-
+class ThresholdSearch(Searcher):
     def __init__(self, cfg, out_dir):
-        super().__init__([])
+        super().__init__()
         self.cfg, self.out = cfg, str(out_dir)
         self.axes = list(cfg.grid)
+        self.chains: dict[str, dict] = {}  # chain id -> cell dict, every chain of every round
         self.series_of: dict[str, str] = {}  # chain id -> series label
+        self.queue: list[str] = []  # chosen, not yet handed to Tune
+        self.trials: dict[str, str] = {}  # Tune trial id -> chain id
+        self.finished: set[str] = set()
         self.done: dict[str, str] = {}  # series label -> why it stopped
         self.rounds: list[dict] = []
         cells = round_zero(cfg)
@@ -74,17 +76,34 @@ class ThresholdSearch(GridSearch):
             self._add(s, 0, added, "the listed grid" + (" (with the ratio-0 control chains)"
                                                         if cfg.collapse.reference == "control" else ""))
 
-    def _settled(self) -> bool:
-        return all(self._finished(c) for c in self.chains)
+    # ------------------------------------------------------------------ Tune's side
 
-    def _state(self) -> dict:
-        return {**super()._state(), "series_of": self.series_of, "done": self.done, "rounds": self.rounds,
-                "budget": self.budget}
+    def suggest(self, trial_id: str):
+        # looked at before planning: a chain that ends between the plan and a later look would
+        # otherwise end the search without the round it calls for
+        settled = all(self._finished(c) for c in self.chains)
+        if not self.queue:
+            self._plan()
+        if self.queue:
+            chain = self.queue.pop(0)
+            self.trials[trial_id] = chain
+            return {"chain": chain, "cell": self.chains[chain]}
+        if settled:
+            return Searcher.FINISHED
+        return None  # chains still running: ask again later
 
-    def _set_state(self, state: dict) -> None:
-        super()._set_state(state)
-        self.series_of, self.done, self.rounds, self.budget = (state["series_of"], state["done"], state["rounds"],
-                                                               state["budget"])
+    def on_trial_complete(self, trial_id: str, result=None, error: bool = False) -> None:
+        if trial_id in self.trials:
+            self.finished.add(self.trials[trial_id])
+
+    def save(self, checkpoint_path: str) -> None:
+        Path(checkpoint_path).write_text(json.dumps(self._state()))
+
+    def restore(self, checkpoint_path: str) -> None:
+        state = json.loads(Path(checkpoint_path).read_text())
+        self.chains, self.series_of, self.queue = state["chains"], state["series_of"], state["queue"]
+        self.trials, self.finished = state["trials"], set(state["finished"])
+        self.done, self.rounds, self.budget = state["done"], state["rounds"], state["budget"]
 
     # ------------------------------------------------------------------ the search
 
@@ -94,8 +113,9 @@ class ThresholdSearch(GridSearch):
 
     def _add(self, series: str, round_: int, cells: list[grid.Cell], why: str) -> None:
         for c in cells:
-            self._queue(c)
+            self.chains[c.chain_id] = c.to_dict()
             self.series_of[c.chain_id] = series
+            self.queue.append(c.chain_id)
         self.rounds.append({"series": series, "round": round_, "ratios": sorted({c.ratio for c in cells}),
                             "chains": len(cells), "why": why})
         self._write_log()
@@ -185,6 +205,10 @@ class ThresholdSearch(GridSearch):
                                    margins=margins).iloc[0].to_dict() if len(ttc) \
             else {"ci_low": float("nan"), "ci_high": float("nan"), "threshold": float("nan"),
                   "text": "no chain finished a generation"}
+
+    def _state(self) -> dict:
+        return {"chains": self.chains, "series_of": self.series_of, "queue": self.queue, "trials": self.trials,
+                "finished": sorted(self.finished), "done": self.done, "rounds": self.rounds, "budget": self.budget}
 
     def _write_log(self) -> None:
         path = Path(self.out) / "search.json"

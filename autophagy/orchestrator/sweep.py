@@ -29,7 +29,6 @@ from ray import tune
 from autophagy import grid, preflight, rows, sweepfile
 from autophagy.config import ConfigError
 from autophagy.orchestrator import assets, disk, lock, search, trackers, trial
-from autophagy.orchestrator.grid_search import GridSearch
 from autophagy.orchestrator.progress import Progress
 from autophagy.orchestrator.retention import Retention
 
@@ -107,11 +106,12 @@ def check_resources(cfg) -> None:
 
 def _tuner(cfg, out: Path, listed: list[grid.Cell], files: dict[str, bytes], resume: bool,
            progress: bool) -> tune.Tuner:
-    # Each trial's config is its whole cell, handed out by a Searcher (grid_search.py says why not
-    # tune.grid_search). The assets go to the object store once: a trial hands them to its actor by
-    # reference, never copying them itself.
+    # The grid searched is the chain ids alone: Tune deep-copies its search space once per trial,
+    # and keeps every trial's config in its experiment state (quadratic in the cells' size). The
+    # cells and the assets go to the object store once: a trial's process fetches the cells once
+    # (trial.shared) and hands the assets to its actor by reference, never copying them itself.
     cells = {c.chain_id: c.to_dict() for c in listed}
-    refs = {"assets": ray.put(files)}
+    refs = {"cells": ray.put(cells), "assets": ray.put(files)}
     trainable = tune.with_resources(tune.with_parameters(trial.run_chain, cfg=cfg, refs=refs, out=str(out)),
                                     trial.placement(cfg))
     experiment = out / "tune"
@@ -123,16 +123,17 @@ def _tuner(cfg, out: Path, listed: list[grid.Cell], files: dict[str, bytes], res
         log(f"{experiment}: Tune's experiment state is missing or unreadable; moved to {aside.name}, "
             f"resuming each chain from DIR's rows and its last intact checkpoint")
     callback = Progress(out, cfg, cells, progress)
-    # num_samples bounds Tune by the searcher's own budget (-1 would print 2^63 - 1 as "Number of trials")
-    if cfg.search.method == "threshold":
-        searcher, budget = search.ThresholdSearch(cfg, out), max(cfg.search.max_chains, len(cells))
+    if cfg.search.method == "threshold":  # the searcher hands each trial its whole (small) cell
+        # num_samples bounds Tune by the searcher's own budget (-1 would print 2^63 - 1 as "Number of trials")
+        space = {"param_space": None, "search_alg": search.ThresholdSearch(cfg, out),
+                 "num_samples": max(cfg.search.max_chains, len(cells))}
     else:
-        searcher, budget = GridSearch(listed), len(cells)
+        space = {"param_space": {"chain": tune.grid_search(list(cells))}}
     return tune.Tuner(
         trainable,
+        param_space=space.pop("param_space"),
         tune_config=tune.TuneConfig(
-            search_alg=searcher,
-            num_samples=budget,
+            **space,
             max_concurrent_trials=cfg.resources.max_concurrent,
             trial_dirname_creator=lambda t: t.config["chain"],
             trial_name_creator=lambda t: t.config["chain"],
