@@ -4,6 +4,7 @@ import base64
 import re
 import shutil
 import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -146,3 +147,37 @@ def test_report_renders_in_headless_chromium(tmp_path):
     dom = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", page.as_uri()],
                          check=True, capture_output=True, text=True, timeout=120).stdout
     assert "Samples, generation by generation" in dom and dom.count("<img") >= 6
+
+
+def test_figures_drawn_in_forked_processes_are_the_files_drawn_in_turn(tmp_path):
+    """report._draw: with two cores and no Ray client in the process, the figures come from forked
+    workers (other pids), byte for byte the PNGs drawn one after another in the process itself. In a
+    fresh interpreter: this test process may hold a Ray client, which is exactly where no fork happens."""
+    (tmp_path / "a").mkdir()
+    make_run(tmp_path / "a")
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    code = f"""
+import os, sys
+from autophagy.analysis import report
+seen = []
+real = report.ProcessPoolExecutor
+class Spy(real):
+    def submit(self, *a, **k):
+        seen.append(a[0].__name__)
+        return super().submit(*a, **k)
+report.ProcessPoolExecutor = Spy
+os.sched_getaffinity = lambda pid: {{0, 1}}
+forked = report.build_report({str(tmp_path / 'a')!r})
+assert len(seen) == len([p for p in forked.values() if p.suffix == ".png" and p.name != "samples.png"]), seen
+seen.clear()
+os.sched_getaffinity = lambda pid: {{0}}
+in_turn = report.build_report({str(tmp_path / 'b')!r})
+assert not seen
+pngs = [n for n, p in forked.items() if p.suffix == ".png"]
+assert len(pngs) >= 5, pngs
+for name in pngs:
+    assert forked[name].read_bytes() == in_turn[name].read_bytes(), name
+print("ok", len(pngs))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.startswith("ok"), done.stderr[-3000:]
