@@ -161,10 +161,12 @@ def read_rows(out_dir: Path, row_schema: pa.Schema | None = None, columns: Seque
     """
     metrics = Path(out_dir) / "metrics"
     files = sorted(str(f) for f in metrics.glob("*.parquet")) if metrics.is_dir() else []
+    wanted = None if columns is None else list(dict.fromkeys([*KEY, *columns]))
     if not files:
-        return pd.DataFrame(columns=list(dict.fromkeys([*KEY, *(columns or [])])))
+        return pd.DataFrame(columns=wanted or KEY)
     if row_schema is None:
         row_schema = pa.unify_schemas([pq.read_schema(f) for f in files], promote_options="permissive")
-    wanted = None if columns is None else [c for c in dict.fromkeys([*KEY, *columns]) if c in row_schema.names]
+    if wanted is not None:
+        wanted = [c for c in wanted if c in row_schema.names]
     df = ds.dataset(files, schema=row_schema, format="parquet").to_table(columns=wanted).to_pandas()
     return df.sort_values(KEY, kind="stable").reset_index(drop=True)

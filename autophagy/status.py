@@ -25,8 +25,8 @@ import pandas as pd
 
 from autophagy import grid
 from autophagy.config import SweepConfig
-from autophagy.run_dir import load_run
 from autophagy.orchestrator.lock import read_record, stale
+from autophagy.run_dir import load_run
 
 STATES = ("running", "stopped", "finished")
 CHAIN_STATUSES = ("done", "running", "failed", "not started")

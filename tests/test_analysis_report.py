@@ -150,8 +150,8 @@ def test_report_renders_in_headless_chromium(tmp_path):
 
 
 def test_figures_drawn_in_forked_processes_are_the_files_drawn_in_turn(tmp_path):
-    """report._draw: with two cores and no Ray client in the process, the figures come from forked
-    workers (other pids), byte for byte the PNGs drawn one after another in the process itself. In a
+    """report._draw: with two cores and no Ray client in the process, every figure is submitted to the
+    pool of forked workers, and the PNGs are byte for byte those drawn one after another. In a
     fresh interpreter: this test process may hold a Ray client, which is exactly where no fork happens."""
     (tmp_path / "a").mkdir()
     make_run(tmp_path / "a")

@@ -31,12 +31,12 @@ from autophagy.analysis.compare import ALPHA, holm, mean_difference, metric_diff
 from autophagy.analysis.criterion import describe_criterion, format_criterion
 from autophagy.analysis.intervals import SEEDS_FOR_MEDIAN, median_interval, ratio_interval
 from autophagy.analysis.report import comparisons_of, resolve_criterion
-from autophagy.run_dir import load_run
 from autophagy.analysis.summary import format_ttc, summarize
 from autophagy.analysis.margin import chain_margins
 from autophagy.analysis.threshold import collapse_thresholds
 from autophagy.analysis.time_to_collapse import time_to_collapse
 from autophagy.metrics import registry
+from autophagy.run_dir import load_run
 
 BASELINE = "none"
 DEFAULT_METRICS = ("fid", "kl", "recall", "precision", "entropy_train_pixels", "entropy_train",
