@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -33,8 +34,10 @@ def test_mlflow_has_one_run_per_chain_with_its_axes_and_every_generation(tracked
     from mlflow.tracking import MlflowClient
 
     cfg, out, df = tracked
-    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 reads a file store only with it
-    client = MlflowClient(tracking_uri=f"file:{out}/mlruns")
+    # the SQLite store, as `mlflow ui --backend-store-uri sqlite:///DIR/mlflow.db` reads it
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    client = MlflowClient(tracking_uri=f"sqlite:///{out}/mlflow.db")
+    assert not (out / "mlruns").exists()
     experiment = client.get_experiment_by_name(cfg.name)
     runs = client.search_runs([experiment.experiment_id], "tags.chain_id != ''")
     (sweep_run,) = client.search_runs([experiment.experiment_id], "tags.`autophagy.role` = 'sweep'")
@@ -48,6 +51,8 @@ def test_mlflow_has_one_run_per_chain_with_its_axes_and_every_generation(tracked
         assert [m.value for m in history] == pytest.approx(rows.kl.tolist(), rel=1e-12)
         assert "ratio" not in run.data.metrics and "train_loss" in run.data.metrics
         assert run.info.status == "FINISHED"
+    # the sweep's artifacts are in DIR, not in ./mlruns of the directory the sweep ran from
+    assert Path(sweep_run.info.artifact_uri.removeprefix("file://")).is_relative_to(out / "mlartifacts")
 
 
 def test_tensorboard_has_every_generation_of_every_chain(tracked):
@@ -62,6 +67,8 @@ def test_tensorboard_has_every_generation_of_every_chain(tracked):
         assert [s.step for s in scalars] == [0, 1, 2, 3]
         # tensorboard stores float32
         assert [s.value for s in scalars] == pytest.approx(rows.sort_values("generation").kl.tolist(), rel=1e-6)
+        # the chain's axes as TensorBoard hparams (Ray's hparams code finds the writer by the trial)
+        assert events.PluginTagToContent("hparams"), chain
 
 
 @pytest.mark.skipif(not WANDB, reason="wandb is not installed (pip install 'autophagy[wandb]')")
@@ -82,10 +89,10 @@ def test_a_resumed_sweep_continues_each_chains_mlflow_run(tmp_path, monkeypatch)
 
     from autophagy.orchestrator import trackers
 
-    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
-    uri, cells = (tmp_path / "mlruns").as_uri(), {"c0": {"chain_id": "c0", "ratio": 0.5, "seed": 1, "mitigation": "none"}}
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    uri, cells = f"sqlite:///{tmp_path}/mlflow.db", {"c0": {"chain_id": "c0", "ratio": 0.5, "seed": 1, "mitigation": "none"}}
     for driver, generation in ((1, 0), (2, 1)):  # the first sweep, then its --resume: a new driver, new trials
-        callback = trackers._mlflow()(uri, "resumed", cells)
+        callback = trackers._mlflow()(tmp_path, "resumed", cells)
         callback.setup()
         trial = _Trial("c0")
         callback.log_trial_start(trial)
@@ -99,6 +106,20 @@ def test_a_resumed_sweep_continues_each_chains_mlflow_run(tmp_path, monkeypatch)
     assert run.data.params == {"ratio": "0.5", "seed": "1", "mitigation": "none"}
     assert sorted((m.step, m.value) for m in client.get_metric_history(run.info.run_id, "kl")) == [(0, 1.0), (1, 2.0)]
     assert run.info.status == "FINISHED"
+
+
+def test_a_run_made_with_mlflows_file_store_keeps_it_and_the_tracking_uri_wins(tmp_path, monkeypatch):
+    from autophagy.orchestrator import sweep_tracking
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert sweep_tracking.mlflow_uri(tmp_path) == f"sqlite:///{tmp_path.resolve()}/mlflow.db"
+    (tmp_path / "mlruns").mkdir()  # a run directory from before the SQLite store: its --resume finds its runs
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "")  # so that monkeypatch restores what was there
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE")
+    assert sweep_tracking.mlflow_uri(tmp_path) == (tmp_path.resolve() / "mlruns").as_uri()
+    assert os.environ["MLFLOW_ALLOW_FILE_STORE"] == "true"  # else MLflow 3 refuses to open it
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://tracking.example:5000")
+    assert sweep_tracking.mlflow_uri(tmp_path) == "http://tracking.example:5000"
 
 
 def test_an_unknown_logger_is_refused_naming_the_file_and_field():
@@ -122,10 +143,9 @@ def test_report_logs_the_sweeps_answer_to_one_mlflow_run_and_a_rerun_updates_it(
     from mlflow.tracking import MlflowClient
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
     cfg = _reported_twice(tmp_path, "mlflow", capsys)
 
-    client = MlflowClient(tracking_uri=(tmp_path / "mlruns").as_uri())
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
     experiment = client.get_experiment_by_name(cfg.name).experiment_id
     (run,) = client.search_runs([experiment])  # one run, updated: not one per report
     assert run.data.tags["autophagy.role"] == "sweep" and run.info.status == "FINISHED"

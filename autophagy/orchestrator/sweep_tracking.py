@@ -27,13 +27,27 @@ MAX_PARAM = 6000
 
 
 def mlflow_uri(out: Path) -> str:
-    """Where a sweep's MLflow runs go: MLFLOW_TRACKING_URI if set, else a file store in DIR/mlruns."""
+    """Where a sweep's MLflow runs go: MLFLOW_TRACKING_URI if set, else the SQLite store DIR/mlflow.db
+    (`mlflow ui --backend-store-uri sqlite:///DIR/mlflow.db` reads it as it is). A run directory made
+    with the file store before (DIR/mlruns and no mlflow.db) keeps it, so a --resume finds its runs."""
     if os.environ.get("MLFLOW_TRACKING_URI"):
         return os.environ["MLFLOW_TRACKING_URI"]
-    # MLflow 3 refuses a file store unless this is set (a database store needs SQLAlchemy, the
-    # server's dependencies, which pin pyarrow < 26); a reader of DIR/mlruns needs it too.
-    os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
-    return (Path(out) / "mlruns").as_uri()
+    out = Path(out).resolve()
+    if (out / "mlruns").is_dir() and not (out / "mlflow.db").exists():
+        # MLflow 3 opens a file store (in maintenance mode) only with this set
+        os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+        return (out / "mlruns").as_uri()
+    return f"sqlite:///{out / 'mlflow.db'}"
+
+
+def experiment_id(client, name: str, out: Path) -> str:
+    """The sweep's experiment, made if new. In the SQLite store its artifacts go to DIR/mlartifacts:
+    left to MLflow they would land in ./mlruns of whatever directory the command ran from."""
+    found = client.get_experiment_by_name(name)
+    if found:
+        return found.experiment_id
+    local = not os.environ.get("MLFLOW_TRACKING_URI") and mlflow_uri(out).startswith("sqlite:")
+    return client.create_experiment(name, artifact_location=(Path(out).resolve() / "mlartifacts").as_uri() if local else None)
 
 
 def sweep_run_id(client, experiment_id: str, name: str) -> str:
@@ -51,9 +65,7 @@ def log_sweep(cfg, out: Path, paths: dict[str, Path], tables: dict[str, pd.DataF
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=mlflow_uri(out))
-    experiment = client.get_experiment_by_name(cfg.name)
-    experiment_id = experiment.experiment_id if experiment else client.create_experiment(cfg.name)
-    run_id = sweep_run_id(client, experiment_id, cfg.name)
+    run_id = sweep_run_id(client, experiment_id(client, cfg.name, out), cfg.name)
     run = client.get_run(run_id)
     # Params cannot change once logged: a config changed by `--resume --set` keeps its first values,
     # and the run's config.yaml artifact (replaced each time) is the current one.

@@ -8,7 +8,8 @@ iteration; a chain's report carries a list of generations instead (several in on
 The trial puts the row's numbers into those entries only when `loggers` is set (trial.progress).
 
 Where they write, with nothing configured: TensorBoard to DIR/tensorboard/<chain_id>; MLflow to
-a file store in DIR/mlruns, each chain's run a child of the sweep's (sweep_tracking.py) (MLFLOW_TRACKING_URI, if set, wins), experiment = the sweep's name;
+the SQLite store DIR/mlflow.db (artifacts in DIR/mlartifacts; MLFLOW_TRACKING_URI, if set, wins),
+experiment = the sweep's name, each chain's run a child of the sweep's (sweep_tracking.py);
 W&B offline into DIR/wandb (WANDB_MODE, WANDB_PROJECT, if set, win). The Parquet rows stay the
 record: a tracker is a view of them.
 """
@@ -18,7 +19,6 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 from ray.tune.logger import TBXLoggerCallback
 from ray.tune.result import TRAINING_ITERATION
@@ -31,7 +31,7 @@ NAMES = ("tensorboard", "mlflow", "wandb")
 def callbacks(cfg, out: Path, cells: dict[str, dict]) -> list:
     """The Tune callbacks of the sweep's `loggers`, in the order listed."""
     make = {"tensorboard": lambda: TensorBoard(Path(out) / "tensorboard", cells),
-            "mlflow": lambda: _mlflow()(sweep_tracking.mlflow_uri(Path(out)), cfg.name, cells),
+            "mlflow": lambda: _mlflow()(Path(out), cfg.name, cells),
             "wandb": lambda: _wandb()(Path(out), cfg.name, cells)}
     return [make[name]() for name in cfg.loggers]
 
@@ -66,7 +66,21 @@ class TensorBoard(TBXLoggerCallback):
 
     def _try_log_hparams(self, trial, result):
         # the chain's axes, not Tune's config of the trial ({"chain": id})
-        super()._try_log_hparams(SimpleNamespace(evaluated_params=axes(trial, self.cells)), result)
+        super()._try_log_hparams(_WithAxes(trial, axes(trial, self.cells)), result)
+
+
+class _WithAxes:
+    """A trial whose `evaluated_params` are the chain's axes. Ray's hparams code reads those and
+    then finds the trial's writer by the trial itself, so this hashes and compares as the trial."""
+
+    def __init__(self, trial, params: dict):
+        self.trial, self.evaluated_params = trial, params
+
+    def __hash__(self):
+        return hash(self.trial)
+
+    def __eq__(self, other):
+        return other is self.trial or (isinstance(other, _WithAxes) and other.trial is self.trial)
 
 
 def _mlflow():
@@ -75,9 +89,16 @@ def _mlflow():
     from ray.air.integrations.mlflow import MLflowLoggerCallback
 
     class MLflow(MLflowLoggerCallback):
-        def __init__(self, tracking_uri: str, experiment: str, cells: dict[str, dict]):
-            super().__init__(tracking_uri, experiment_name=experiment)
-            self.cells = cells
+        def __init__(self, out: Path, experiment: str, cells: dict[str, dict]):
+            super().__init__(sweep_tracking.mlflow_uri(out), experiment_name=experiment)
+            self.out, self.cells = out, cells
+
+        def setup(self, *args, **kwargs):
+            from mlflow.tracking import MlflowClient
+
+            # made here first, so that its artifacts stay in DIR (Ray's setup would make it without)
+            sweep_tracking.experiment_id(MlflowClient(self.tracking_uri), self.experiment_name, self.out)
+            super().setup(*args, **kwargs)
 
         def log_trial_start(self, trial):
             if trial not in self._trial_runs:  # a retried trial keeps its run
