@@ -34,7 +34,7 @@ def searched(ray_local, tmp_path_factory):
     return out
 
 
-def test_rounds_add_new_training_mixes_with_every_seed(searched):
+def test_rounds_add_new_training_mixes_with_every_seed_or_new_seeds_at_ratios_run(searched):
     cfg = sweepfile.load(searched / "config.yaml")
     log = json.loads((searched / "search.json").read_text())
     got = rows.read_rows(searched)
@@ -45,13 +45,50 @@ def test_rounds_add_new_training_mixes_with_every_seed(searched):
     later = [r for r in log["rounds"] if r["round"] > 0 and r["ratios"]]
     assert later, "the search never refined"
     for series in ("none", "accumulate"):
-        ratios = [r for rnd in log["rounds"] if rnd["series"] == series for r in rnd["ratios"]]
+        mine = [rnd for rnd in log["rounds"] if rnd["series"] == series]
+        ratios = [r for rnd in mine if not rnd.get("seeds") for r in rnd["ratios"]]
         counts = [round_half_up(r * cfg.images_per_generation) for r in ratios]
         assert len(counts) == len(set(counts)), f"{series}: a ratio repeated a training mix: {ratios}"
-        chains = got[got["mitigation"] == series].groupby("ratio")["seed"].nunique()
-        assert (chains == 3).all()  # each ratio with every seed
+        theirs = got[got["mitigation"] == series]
+        for rnd in mine:
+            if rnd["round"] == 0 or not rnd["ratios"]:
+                continue
+            if rnd.get("seeds"):  # new seeds beyond the grid's, at ratios already run before
+                earlier = {r for e in mine if e["round"] < rnd["round"] for r in e["ratios"]}
+                assert min(rnd["seeds"]) > max(cfg.grid["seed"]) and set(rnd["ratios"]) <= earlier
+                assert rnd["chains"] == len(rnd["seeds"]) * len(rnd["ratios"])
+            else:  # new ratios, each with every grid seed
+                assert rnd["chains"] == 3 * len(rnd["ratios"])
+                for r in rnd["ratios"]:
+                    assert set(cfg.grid["seed"]) <= set(theirs[theirs["ratio"] == r]["seed"])
     for rnd in later:
-        assert rnd["chains"] == 3 * len(rnd["ratios"]) and "target 0.1" in rnd["why"]
+        assert "target 0.1" in rnd["why"]
+
+
+def test_decide_adds_seeds_once_two_ratios_run_lie_inside_the_model_interval():
+    from autophagy.analysis.refine import decide
+    ran = [0.0, 0.25, 0.5, 0.75, 1.0]
+    model = {"threshold": 0.45, "ci_low": 0.0, "ci_high": 1.0, "model_low": 0.2, "model_high": 0.6, "text": "0.45"}
+    got = decide(model, ran, 128, 0.1, 2, room=100, grid_seeds=[0, 1], seeds_run=[0, 1, 2])
+    assert got.seeds and min(got.seeds) == 3 and got.ratios == [0.25, 0.75]  # about 0.5 apart around 0.45
+    assert len(got.seeds) <= 3  # at most doubling the seeds run
+    # each seed costs 2 chains: a budget of 3 chains pays for one
+    assert len(decide(model, ran, 128, 0.1, 2, room=3, grid_seeds=[0, 1], seeds_run=[0, 1, 2]).seeds) == 1
+    assert "budget" in decide(model, ran, 128, 0.1, 2, room=1, grid_seeds=[0, 1]).why
+    # one ratio run inside: new ratios with the grid's seeds, as the exact interval always gets
+    one = {**model, "model_low": 0.4, "model_high": 0.6}
+    got = decide(one, ran, 128, 0.1, 2, room=100, grid_seeds=[0, 1])
+    assert not got.seeds and got.ratios and all(0.4 <= r <= 0.6 and r not in ran for r in got.ratios)
+    exact = {k: v for k, v in model.items() if not k.startswith("model")}
+    exact.update(ci_low=0.3, ci_high=0.6)
+    got = decide(exact, ran, 128, 0.1, 2, room=100, grid_seeds=[0, 1])
+    assert not got.seeds and got.ratios
+    narrow = {**model, "model_low": 0.44, "model_high": 0.5}
+    assert decide(narrow, ran, 128, 0.1, 2, room=100, seeds_run=range(8)).why.startswith("done")
+    # under the target with 3 seeds: topped up to MIN_SEEDS (8) before it may stop
+    got = decide(narrow, ran, 128, 0.1, 2, room=100, grid_seeds=[0, 1], seeds_run=[0, 1, 2])
+    assert got.seeds == [3, 4, 5, 6, 7] and "8" in got.why
+    assert decide(narrow, ran, 128, 0.1, 2, room=1, seeds_run=[0, 1, 2]).why.startswith("done")
 
 
 def test_report_of_a_search_says_what_each_round_added(searched):

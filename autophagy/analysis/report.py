@@ -181,8 +181,10 @@ def read_search_log(out_dir: Path) -> dict | None:
 
 
 def search_table(search: dict) -> pd.DataFrame:
-    return pd.DataFrame([{"series": r["series"], "round": r["round"], "ratios added": r["ratios"],
-                          "chains": r["chains"], "why": r["why"]} for r in search["rounds"]])
+    """One line per round: its ratios (new ones, or those its new seeds ran at) and its new seeds."""
+    return pd.DataFrame([{"series": r["series"], "round": r["round"], "ratios": r["ratios"],
+                          "seeds added": r.get("seeds", []), "chains": r["chains"], "why": r["why"]}
+                         for r in search["rounds"]])
 
 
 def _n_rounds(search: dict) -> int:
@@ -191,10 +193,17 @@ def _n_rounds(search: dict) -> int:
 
 def _search_note(cfg) -> str:
     s = cfg.search
+    if s.target == "compare":
+        return (f"Round 0 is the listed grid. Each later round adds, while a comparison with the baseline is "
+                f"not told apart, whole new seeds for every series at once (pairs stay paired by seed), each "
+                f"at the {s.per_round} ratios already run where the series differ most from the baseline; "
+                f"at most {s.max_chains} chains in all.")
     return (f"Round 0 is the listed grid. Each later round adds, per series whose interval is still "
             f"{s.target_width:g} wide or more, up to {s.per_round} new ratios inside that interval (the "
-            f"midpoints of its widest gaps, as new training mixes round(r·N)), each with every seed; "
-            f"at most {s.max_chains} chains in all.")
+            f"midpoints of its widest gaps, as new training mixes round(r·N)), each with every seed, or, "
+            f"once two ratios already run lie inside the margin model's interval, new seeds at two "
+            f"ratios already run about 0.5 apart around the estimate (only more seeds narrow the seed "
+            f"spread; a stop needs at least 8 seeds); at most {s.max_chains} chains in all.")
 
 
 # ------------------------------------------------------------------------------- pieces

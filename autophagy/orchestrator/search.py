@@ -2,11 +2,13 @@
 
 Round 0 is the listed grid (plus ratio 0 when `collapse.reference: control` needs it). A series
 (one value of every axis but ratio and seed) whose chains have all finished gets its next round
-at once, without waiting for the other series: its threshold and exact 95 % interval are computed
+at once, without waiting for the other series: its threshold and 95 % interval are computed
 from its rows (analysis/threshold.py), and unless the interval is narrower than
-`search.target_width`, up to `search.per_round` new ratios inside it (analysis/refine.py) run,
-each with every `grid.seed`. A series stops when its interval is narrow enough, when no unused
-training mix is left inside it, or when its share of `search.max_chains` is spent: the chains
+`search.target_width`, up to `search.per_round` new ratios inside it run, each with every
+`grid.seed`, or, once two ratios already run lie inside the margin model's interval (only the seed
+spread is left to narrow), new seeds beyond the grid's at the two ratios nearest the estimate
+(analysis/refine.py). A series stops when its interval is narrow enough, when nothing it could buy
+is left inside it, or when its share of `search.max_chains` is spent: the chains
 beyond the listed grid are split evenly over the series, so which series refines how far does
 not depend on which chains happened to finish first.
 
@@ -111,13 +113,14 @@ class ThresholdSearch(Searcher):
         values = {k: v for k, v in cell.values().items() if k in series_axes(self.axes)}
         return label(values)
 
-    def _add(self, series: str, round_: int, cells: list[grid.Cell], why: str) -> None:
+    def _add(self, series: str, round_: int, cells: list[grid.Cell], why: str, seeds=()) -> None:
+        """Queue a round's chains; `seeds`: the new seeds it adds (none: new ratios with the grid's)."""
         for c in cells:
             self.chains[c.chain_id] = c.to_dict()
             self.series_of[c.chain_id] = series
             self.queue.append(c.chain_id)
         self.rounds.append({"series": series, "round": round_, "ratios": sorted({c.ratio for c in cells}),
-                            "chains": len(cells), "why": why})
+                            "seeds": [int(x) for x in seeds], "chains": len(cells), "why": why})
         self._write_log()
 
     def _finished(self, chain: str) -> bool:
@@ -152,15 +155,17 @@ class ThresholdSearch(Searcher):
         except ValueError as err:  # e.g. a relative criterion refused: the report says it too
             self.done[series] = f"stopped: {err}"
             return
-        seeds = list(self.cfg.grid["seed"])
-        room = (self.budget[series] - len(mine)) // len(seeds)
         ran = sorted({self.chains[c]["ratio"] for c in mine})
         s = self.cfg.search
-        new, why = decide(t, ran, self.cfg.images_per_generation, s.target_width, s.per_round, room)
+        new, new_seeds, why = decide(t, ran, self.cfg.images_per_generation, s.target_width, s.per_round,
+                                     self.budget[series] - len(mine), self.cfg.grid["seed"],
+                                     [self.chains[c]["seed"] for c in mine])
         if new:
             example = grid.Cell.from_dict(self.chains[mine[0]])
+            cells = [(r, seed) for seed in new_seeds for r in new] if new_seeds else \
+                [(r, seed) for r in new for seed in self.cfg.grid["seed"]]
             self._add(series, round_, [grid.make_cell({**example.values(), "ratio": r, "seed": seed})
-                                       for r in new for seed in seeds], why)
+                                       for r, seed in cells], why, new_seeds)
             return
         self.done[series] = why
         self.rounds.append({"series": series, "round": round_, "ratios": [], "chains": 0, "why": self.done[series]})
@@ -191,7 +196,7 @@ class ThresholdSearch(Searcher):
         for series in sorted(self.budget):
             example = grid.Cell.from_dict(next(self.chains[c] for c, v in self.series_of.items() if v == series))
             self._add(series, round_, [grid.make_cell({**example.values(), "ratio": r, "seed": seed})
-                                       for seed in seeds for r in ratios], why)
+                                       for seed in seeds for r in ratios], why, seeds)
 
     def _rows(self, chains: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
         found = [r for c in chains for r in rows.read_chain(Path(self.out) / "metrics", c)]
