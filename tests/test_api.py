@@ -61,6 +61,14 @@ def test_a_partial_run_and_a_copied_one(tmp_path):
     assert (chains["status"] == "done").sum() == 10
     assert len(run.time_to_collapse()) == 11
 
+    # read on first need and kept: rows written after that appear on refresh()
+    before = run.rows
+    (tmp_path / "a" / "metrics" / f"{ids['none/0.0/s1']}.parquet").unlink()
+    assert len(run.rows) == len(before) and len(run.chains) == 12
+    assert len(run.refresh().rows) == len(before) - 2  # its generations 0 and 1
+    assert run.chains.set_index("chain_id").loc[ids["none/0.0/s1"], "status"] == "not started"
+    assert autophagy.open(tmp_path / "a").chains.equals(run.chains)  # the six-column read agrees
+
     shutil.copytree(tmp_path / "a", tmp_path / "b")
     shutil.rmtree(tmp_path / "a")  # nothing of the original left: the copy stands alone
     copied = autophagy.open(tmp_path / "b")
