@@ -191,3 +191,11 @@ def test_margin_is_nonnegative_exactly_when_the_chain_collapsed_by_the_horizon(t
     table = collapse_thresholds(ttc, AXES, horizon=5, margins=margins).iloc[0]
     assert table["model"] == "margin" and "margin model" in table["text"]
     assert collapse_thresholds(ttc, AXES, horizon=5).iloc[0]["model"] == "firth"
+
+
+def test_a_model_bound_past_the_ratio_domain_reads_as_its_edge():
+    from autophagy.analysis.threshold import _model_text
+    text = _model_text({"model": "margin", "threshold_model": 0.7, "model_low": -3.2, "model_high": 100.0})
+    assert text == "0.7, 95% in [below 0, above 1] (margin model)"
+    assert _model_text({"model": "firth", "threshold_model": 0.5, "model_low": 0.25, "model_high": np.inf}) == \
+        "0.5, 95% in [0.25, above the ratios swept] (firth model)"

@@ -241,7 +241,17 @@ def collapse_thresholds(ttc: pd.DataFrame, axes: list[str], horizon: int | None 
 
 def _model_text(model: dict) -> str:
     value = "" if model["threshold_model"] != model["threshold_model"] else f"{model['threshold_model']:.3g}, "
-    return f"{value}95% in [{_g(model['model_low'])}, {_g(model['model_high'])}] ({model['model']} model)"
+    return f"{value}95% in [{_in_domain(model['model_low'])}, {_in_domain(model['model_high'])}] ({model['model']} model)"
+
+
+def _in_domain(x: float) -> str:
+    """A model bound as text: a ratio is a share in [0, 1], so a finite bound past it (a root of the
+    margin model's quadratic far outside the ratios swept, e.g. 100) reads as the domain's edge."""
+    if np.isfinite(x) and x > 1:
+        return "above 1"
+    if np.isfinite(x) and x < 0:
+        return "below 0"
+    return _g(x)
 
 
 def _text(value, flag, ci) -> str:
