@@ -161,7 +161,8 @@ def summary_text(out_dir, criterion: CollapseConfig | str | None = None, rows: p
     if (search := read_search_log(Path(out_dir))) is not None:
         lines.append(f"adaptive refinement: {len(search['chains'])} chains in {_n_rounds(search)} rounds "
                      f"(search.json)")
-        lines += [f"  {r['series']} round {r['round']}: {r['ratios']}: {r['why']}"
+        lines += [f"  {r['series']} round {r['round']}: "
+                  + (f"seeds {r['seeds']} at {r['ratios']}" if r.get("seeds") else f"{r['ratios']}") + f": {r['why']}"
                   for r in search["rounds"] if r["round"] > 0]
     return "\n".join(lines)
 
