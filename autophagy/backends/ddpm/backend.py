@@ -129,10 +129,7 @@ class DDPMBackend(Backend):
         return fit_summary(losses)
 
     def _restart_from_base(self, seed: int) -> None:
-        if self.lora:
-            lora.reset(self.unet, seed)  # base weights are frozen under LoRA: a fresh adapter is the base
-        else:
-            self.unet.load_state_dict(self.base)
+        lora.restart(self.unet, self.base, self.lora, seed)
         self.ema = self._new_ema()
 
     def sample(self, n: int, seed: int) -> Samples:

@@ -109,18 +109,12 @@ class DigitsBackend(Backend):
     def finetune(self, train: Samples, seed: int) -> dict[str, float]:
         f = self.cfg.finetune
         if f.init == "base" or self.fresh:
-            self._restart_from_base(seed)
+            lora.restart(self.unet, self.base, self.lora, seed)
         self.fresh = False
         losses = training.run(self.unet, self.train_scheduler, train, steps=f.steps, batch_size=f.batch_size,
                               lr=f.lr, weight_decay=f.weight_decay, cond_drop=f.cond_drop,
                               generator=torch.Generator().manual_seed(seed), device=self.device)
         return fit_summary(losses)
-
-    def _restart_from_base(self, seed: int) -> None:
-        if self.lora:
-            lora.reset(self.unet, seed)  # base weights are frozen under LoRA: a fresh adapter is the base
-        else:
-            self.unet.load_state_dict(self.base)
 
     def sample(self, n: int, seed: int) -> Samples:
         return _draw(self, n, seed, self.train_classes)  # balanced over the trained classes

@@ -28,6 +28,15 @@ def reset(unet: torch.nn.Module, seed: int) -> None:
                 module.reset_lora_parameters(ADAPTER, True)
 
 
+def restart(unet: torch.nn.Module, base: dict[str, torch.Tensor], adapted: bool, seed: int) -> None:
+    """Back to the base model: under LoRA (`adapted`) a fresh adapter, since the base weights are
+    frozen and B = 0 makes the model its base; else the base weights loaded again."""
+    if adapted:
+        reset(unet, seed)
+    else:
+        unet.load_state_dict(base)
+
+
 def merged_copy(unet: torch.nn.Module) -> torch.nn.Module:
     """A copy with each adapter folded into its base weight, for sampling: unmerged, every wrapped
     conv runs two more convs, and sampling 500 digits took 3.9 s instead of 2.5 s. A copy, because
