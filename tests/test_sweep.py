@@ -102,6 +102,38 @@ def test_resume_of_a_finished_sweep_adds_no_rows(smoke):
     assert {p: p.stat().st_mtime_ns for p in (out / "metrics").iterdir()} == mtimes
 
 
+def test_every_trial_carries_its_cell_and_an_older_state_without_resumes_from_the_rows(smoke, tmp_path):
+    """One way for a trial to get its cell: a grid trial's config holds it, as a search's does. A
+    Tune state whose trials lack it (an older autophagy's) is not restored: the chains resume from
+    DIR's own record instead, and finished ones add nothing."""
+    import json
+    import shutil
+    cfg, out, _ = smoke
+    newest = sorted((out / "tune").glob("experiment_state-*.json"))[-1]
+    trials = [json.loads(t[0]) for t in json.loads(newest.read_text())["trial_data"]]
+    cells = {c.chain_id: c.to_dict() for c in grid.cells(cfg)}
+    run = set(cells) - set(grid.twins(grid.cells(cfg)))  # a twin is a copy of its source's rows, no trial
+    assert sorted(t["config"]["chain"] for t in trials) == sorted(run)
+    for t in trials:
+        assert grid.Cell.from_dict(t["config"]["cell"]).to_dict() == cells[t["config"]["chain"]]
+
+    old = tmp_path / "run"
+    shutil.copytree(out, old)
+    assert sweep.restorable(old / "tune")
+    for path in (old / "tune").glob("experiment_state-*.json"):
+        state = json.loads(path.read_text())
+        for t in state["trial_data"]:
+            trial = json.loads(t[0])
+            trial["config"].pop("cell")
+            t[0] = json.dumps(trial)
+        path.write_text(json.dumps(state))
+    assert not sweep.restorable(old / "tune")
+    before = rows.read_rows(old)
+    results = sweep.run(cfg, old, resume=True, progress=False)
+    assert all(r.error is None for r in results)
+    pd.testing.assert_frame_equal(before, rows.read_rows(old))  # the set-aside path itself: test_disk_full.py
+
+
 def test_rows_query_with_duckdb_as_the_readme_shows(smoke):
     duckdb = pytest.importorskip("duckdb")
     cfg, out, _ = smoke

@@ -44,17 +44,6 @@ def placement(cfg) -> tune.PlacementGroupFactory:
 # finishes: Tune (reuse_actors=True) hands the process, with its placement group, to the next
 # chain, which then reuses the actor instead of starting a new worker process.
 _kept: dict = {}
-# What every trial of the sweep shares (its cells), fetched once per trainable process.
-_shared: dict = {}
-
-
-def shared(ref: ray.ObjectRef):
-    if ref.hex() not in _shared:
-        _shared.clear()
-        _shared[ref.hex()] = ray.get(ref)
-    return _shared[ref.hex()]
-
-
 def _chain_actor(cfg, cell, assets: ray.ObjectRef, files: dict[str, bytes] | None, samples_dir: str):
     """This chain's actor, loaded with the chain, and its position (next generation, finished)."""
     group = ray.util.get_current_placement_group()
@@ -141,8 +130,7 @@ def remove_dead_scratch() -> int:
 def run_chain(param: dict, *, cfg, refs: dict[str, ray.ObjectRef], out: str) -> None:
     logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)  # a line per checkpoint
     remove_dead_scratch()  # a killed attempt's, on this node
-    # a grid sweep's trial finds its cell among the shared ones; a search hands it over itself
-    cell = grid.Cell.from_dict(param["cell"] if "cell" in param else shared(refs["cells"])[param["chain"]])
+    cell = grid.Cell.from_dict(param["cell"])  # a grid's as a search's (sweep._tuner)
     record = rows.ChainRows(Path(out) / "metrics", cell.chain_id, rows.schema(cfg))
     if rows.ended(record.rows.values(), cfg.generations):
         # Its rows end the chain, but Tune's experiment snapshot (taken every few seconds) was
