@@ -74,6 +74,9 @@ def test_decide_adds_seeds_once_two_ratios_run_lie_inside_the_model_interval():
     assert len(got.seeds) <= 3  # at most doubling the seeds run
     # each seed costs 2 chains: a budget of 3 chains pays for one
     assert len(decide(model, ran, 128, 0.1, 2, room=3, grid_seeds=[0, 1], seeds_run=[0, 1, 2]).seeds) == 1
+    # the model's own estimate places them, not the exact interval's (0.9 here)
+    assert decide({**model, "threshold": 0.9, "threshold_model": 0.45}, ran, 128, 0.1, 2, room=100,
+                  seeds_run=[0, 1, 2]).ratios == [0.25, 0.75]
     assert "budget" in decide(model, ran, 128, 0.1, 2, room=1, grid_seeds=[0, 1]).why
     # one ratio run inside: new ratios with the grid's seeds, as the exact interval always gets
     one = {**model, "model_low": 0.4, "model_high": 0.6}

@@ -62,8 +62,10 @@ def decide(t: dict, ran, n: int, target_width: float, per_round: int, room: int,
     seeds_run = sorted(set(seeds_run if seeds_run is not None else grid_seeds))
     low, high = t["ci_low"], t["ci_high"]
     model = t.get("model_low", np.nan) == t.get("model_low", np.nan)  # the model-based interval drives it
-    if model:
+    if model:  # its interval and estimate (the exact interval's estimate can lie far from it)
         low, high = t["model_low"], t["model_high"]
+        if t.get("threshold_model", np.nan) == t.get("threshold_model", np.nan):
+            t = {**t, "threshold": t["threshold_model"]}
     if low != low:
         return Round([], [], f"stopped: no interval ({t['text']})")
     wide = width(low, high)
