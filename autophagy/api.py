@@ -11,7 +11,8 @@
     run.phase_diagram()                     # a matplotlib Figure; nothing is written
 
 Everything is computed from DIR alone and nothing is written there; the rows are read on first need
-and kept; `refresh()` rereads them for a sweep still running. The names docs/api.md lists are stable; anything else is private.
+and kept; `refresh()` rereads them for a sweep still running. The names docs/api.md lists are
+stable; anything else is private.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import pandas as pd
 from autophagy import status as _status
 from autophagy.config import CollapseConfig, SweepConfig
 from autophagy.run_dir import load_config as _load_config
-from autophagy.run_dir import load_run as _load_run
+from autophagy.run_dir import load_rows as _load_rows
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -60,7 +61,7 @@ class Run:
     @property
     def _rows(self) -> pd.DataFrame:
         if self._full is None:
-            self._full = _load_run(self.path)[1]
+            self._full = _load_rows(self.path, self.config)
         return self._full
 
     @property
@@ -70,7 +71,7 @@ class Run:
         if self._full is not None:
             return self._full
         if self._few is None:
-            self._few = _load_run(self.path, columns=_status.COLUMNS)[1]
+            self._few = _load_rows(self.path, self.config, _status.COLUMNS)
         return self._few
 
     @property

@@ -29,4 +29,9 @@ def load_run(out_dir: Path, rows: pd.DataFrame | None = None,
     """(resolved config, every row so far) of a run directory; `rows` already read are used as they are.
     `columns`: only these row columns (a reader that needs few: status reads 6 of 27, half the time)."""
     cfg = load_config(out_dir)
-    return cfg, read_rows(out_dir, schema(cfg), columns=columns) if rows is None else rows
+    return cfg, load_rows(out_dir, cfg, columns) if rows is None else rows
+
+
+def load_rows(out_dir: Path, cfg: SweepConfig, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Every row so far, with `cfg` (its config, already loaded) giving the columns; `columns` as in load_run."""
+    return read_rows(out_dir, schema(cfg), columns=columns)

@@ -118,10 +118,10 @@ def simulated(model: str, curve: str, target: float, sims: int, seeds: int = 4, 
                 est, lo, hi = margin_threshold(x, m, sd)
                 t = {"threshold": est, "ci_low": lo, "ci_high": hi, "model_low": lo, "model_high": hi,
                      "text": f"[{lo:.3g}, {hi:.3g}]"}
-            new, new_seeds, _ = decide(t, sorted(set(x)), n, target, 2, budget - len(cells), grid_seeds, set(sd))
-            if not new:
+            plan = decide(t, sorted(set(x)), n, target, 2, budget - len(cells), grid_seeds, set(sd))
+            if not plan.ratios:
                 break
-            cells += [(r, s) for s in new_seeds for r in new] if new_seeds else [(r, s) for r in new for s in grid_seeds]
+            cells += plan.cells(grid_seeds)
         chains.append(len(cells))
         added.append(len(set(sd)) - seeds)
         reached.append(width(t["ci_low"], t["ci_high"]) < target)

@@ -52,6 +52,13 @@ class Round(NamedTuple):
     seeds: list[int]
     why: str
 
+    def cells(self, grid_seeds) -> list[tuple[float, int]]:
+        """The round's chains as (ratio, seed): each new seed at each of `ratios`, or each new ratio
+        with every grid seed."""
+        if self.seeds:
+            return [(r, s) for s in self.seeds for r in self.ratios]
+        return [(r, s) for r in self.ratios for s in grid_seeds]
+
 
 def decide(t: dict, ran, n: int, target_width: float, per_round: int, room: int,
            grid_seeds=(0,), seeds_run=None) -> Round:

@@ -42,6 +42,7 @@ from autophagy.analysis.plots.metric_curves import plot_metric_curves
 from autophagy.analysis.plots.phase_diagram import plot_phase_diagram
 from autophagy.analysis.plots.survival_curves import plot_survival
 from autophagy.analysis.phase_boundary import phase_boundary
+from autophagy.analysis.refine import MIN_SEEDS, SEED_SPAN
 from autophagy.analysis.summary import summarize, summary_table_text
 from autophagy.analysis.survival import survival_table
 from autophagy.analysis.threshold import COLUMNS as THRESHOLD_COLUMNS
@@ -203,8 +204,8 @@ def _search_note(cfg) -> str:
             f"{s.target_width:g} wide or more, up to {s.per_round} new ratios inside that interval (the "
             f"midpoints of its widest gaps, as new training mixes round(r·N)), each with every seed, or, "
             f"once two ratios already run lie inside the margin model's interval, new seeds at two "
-            f"ratios already run about 0.5 apart around the estimate (only more seeds narrow the seed "
-            f"spread; a stop needs at least 8 seeds); at most {s.max_chains} chains in all.")
+            f"ratios already run about {SEED_SPAN:g} apart around the estimate (only more seeds narrow the "
+            f"seed spread; a stop needs at least {MIN_SEEDS} seeds); at most {s.max_chains} chains in all.")
 
 
 # ------------------------------------------------------------------------------- pieces

@@ -6,8 +6,8 @@ at once, without waiting for the other series: its threshold and 95 % interval a
 from its rows (analysis/threshold.py), and unless the interval is narrower than
 `search.target_width`, up to `search.per_round` new ratios inside it run, each with every
 `grid.seed`, or, once two ratios already run lie inside the margin model's interval (only the seed
-spread is left to narrow), new seeds beyond the grid's at the two ratios nearest the estimate
-(analysis/refine.py). A series stops when its interval is narrow enough, when nothing it could buy
+spread is left to narrow), new seeds beyond the grid's at two ratios already run around the
+model's estimate (analysis/refine.py). A series stops when its interval is narrow enough, when nothing it could buy
 is left inside it, or when its share of `search.max_chains` is spent: the chains
 beyond the listed grid are split evenly over the series, so which series refines how far does
 not depend on which chains happened to finish first.
@@ -157,17 +157,14 @@ class ThresholdSearch(Searcher):
             return
         ran = sorted({self.chains[c]["ratio"] for c in mine})
         s = self.cfg.search
-        new, new_seeds, why = decide(t, ran, self.cfg.images_per_generation, s.target_width, s.per_round,
-                                     self.budget[series] - len(mine), self.cfg.grid["seed"],
-                                     [self.chains[c]["seed"] for c in mine])
-        if new:
+        plan = decide(t, ran, self.cfg.images_per_generation, s.target_width, s.per_round,
+                      self.budget[series] - len(mine), self.cfg.grid["seed"], [self.chains[c]["seed"] for c in mine])
+        if plan.ratios:
             example = grid.Cell.from_dict(self.chains[mine[0]])
-            cells = [(r, seed) for seed in new_seeds for r in new] if new_seeds else \
-                [(r, seed) for r in new for seed in self.cfg.grid["seed"]]
             self._add(series, round_, [grid.make_cell({**example.values(), "ratio": r, "seed": seed})
-                                       for r, seed in cells], why, new_seeds)
+                                       for r, seed in plan.cells(self.cfg.grid["seed"])], plan.why, plan.seeds)
             return
-        self.done[series] = why
+        self.done[series] = plan.why
         self.rounds.append({"series": series, "round": round_, "ratios": [], "chains": 0, "why": self.done[series]})
         self._write_log()
 

@@ -44,6 +44,8 @@ def placement(cfg) -> tune.PlacementGroupFactory:
 # finishes: Tune (reuse_actors=True) hands the process, with its placement group, to the next
 # chain, which then reuses the actor instead of starting a new worker process.
 _kept: dict = {}
+
+
 def _chain_actor(cfg, cell, assets: ray.ObjectRef, files: dict[str, bytes] | None, samples_dir: str):
     """This chain's actor, loaded with the chain, and its position (next generation, finished)."""
     group = ray.util.get_current_placement_group()
